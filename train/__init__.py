@@ -1,0 +1,1 @@
+"""fraudlite training: PaySim-style data, feature engineering, SMOTE + XGBoost search, report."""
