@@ -7,8 +7,10 @@ ARTIFACTS ?= artifacts
 ROWS   ?= 200000
 N_ITER ?= 8
 PORT   ?= 8000
+PARITY_ROWS ?= 1000000
+KEEP_SERVING ?= 1
 
-.PHONY: setup demo train convert parity serve test lint format bench clean
+.PHONY: setup demo train convert parity serve serve-demo test lint format bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,10 +20,24 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
-demo: train
+# The main job: train on built-in data, export to ONNX, prove parity, serve and answer a request.
+demo: train convert parity serve-demo
 
 train: setup
 	$(BIN)/fraud-train --data synthetic:$(ROWS) --n-iter $(N_ITER) --out $(ARTIFACTS)
+
+convert: setup
+	$(BIN)/fraud-convert $(ARTIFACTS)
+
+parity: setup
+	$(BIN)/fraud-parity --model $(ARTIFACTS)/model.onnx --pipeline $(ARTIFACTS)/pipeline.joblib \
+		--data synthetic:$(PARITY_ROWS) --seed 1 --json $(ARTIFACTS)/parity.json
+
+serve-demo: setup
+	BIN=$(BIN) KEEP_SERVING=$(KEEP_SERVING) scripts/demo_serve.sh $(ARTIFACTS)/model.onnx $(PORT)
+
+serve: setup
+	$(BIN)/fraud-serve --model $(ARTIFACTS)/model.onnx --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/ruff check .
