@@ -1,0 +1,102 @@
+"""Metadata written into model.onnx (``metadata_props``); see docs/model-contract.md."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import numpy as np
+import onnx
+
+from convert.artifacts import Artifacts
+from service.schema import MODEL_FORMAT, input_schema_json
+
+#: Test metrics copied from metrics.json["test"] into the ``metrics`` key.
+METRIC_KEYS = ("pr_auc", "roc_auc", "precision", "recall", "f1")
+
+#: Distributions whose versions the export records (``versions.export``).
+EXPORT_PACKAGES = ("fraudlite", "numpy", "onnx", "onnxmltools", "onnxruntime", "scikit-learn")
+#: xgboost ships as xgboost-cpu here; either distribution name may be installed.
+XGBOOST_PACKAGES = ("xgboost-cpu", "xgboost")
+
+
+def threshold_float32(threshold: float) -> np.float32:
+    """The smallest float32 >= ``threshold``.
+
+    For a float32 probability p, ``p >= threshold`` (compared in float64, as the pipeline's
+    decision is) holds exactly when ``p >= threshold_float32(threshold)``; rounding the
+    threshold to the nearest float32 instead could flip rows lying between the two.
+    """
+    value = np.float32(threshold)
+    if float(value) < threshold:
+        value = np.nextafter(value, np.float32(np.inf))
+    return value
+
+
+def model_version(model: onnx.ModelProto) -> str:
+    """First 16 hex digits of the sha256 of the serialized graph (before metadata is added)."""
+    if model.metadata_props:
+        raise ValueError("model_version is defined on the graph before metadata is added")
+    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def _version(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        try:
+            return importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def export_versions() -> dict[str, str | None]:
+    """Versions of the libraries doing the export."""
+    versions = {name: _version((name,)) for name in EXPORT_PACKAGES}
+    versions["xgboost"] = _version(XGBOOST_PACKAGES)
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The ``metrics`` metadata value: test metrics plus the training row count."""
+    test = metrics.get("test") or {}
+    summary: dict[str, Any] = {k: test[k] for k in METRIC_KEYS if k in test}
+    if "rows" in metrics:
+        summary["rows"] = metrics["rows"]
+    return summary
+
+
+def build_metadata(
+    artifacts: Artifacts, version: str, created_at: datetime | None = None
+) -> dict[str, str]:
+    """All metadata keys of the contract, as strings (JSON where the contract says so)."""
+    created = (created_at or datetime.now(UTC)).astimezone(UTC)
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+    return {
+        "format": MODEL_FORMAT,
+        "model_version": version,
+        "input_schema": input_schema_json(artifacts.inputs),
+        "feature_set": artifacts.feature_set,
+        "feature_names": dumps(list(artifacts.feature_names)),
+        "threshold": repr(artifacts.threshold),
+        "metrics": dumps(metrics_summary(artifacts.metrics)),
+        "versions": dumps(
+            {"train": artifacts.metrics.get("versions"), "export": export_versions()}
+        ),
+        "created_at": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+
+
+def attach_metadata(model: onnx.ModelProto, values: dict[str, str]) -> None:
+    """Write ``values`` into ``model.metadata_props`` (replacing keys already there)."""
+    existing = {p.key: p.value for p in model.metadata_props}
+    existing.update(values)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, existing)
