@@ -1,0 +1,1 @@
+"""Streamlit client of the fraudlite scoring API: talks to the service over HTTP only."""

@@ -1,0 +1,243 @@
+"""Batch scoring of a PaySim CSV through the API: chunking, rejected rows, the scored table.
+
+Every input row ends up either scored or listed as rejected with a reason (the API's own where it
+gave one): a chunk the API rejects with 422 is resent without the rows it named, and a chunk too
+large for the body limit (413) is split.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pandas as pd
+
+from client.api import ApiError, ApiRejected, FraudApiClient, Prediction, ProblemDetail
+from client.presets import NUMERIC_FIELDS, TRANSACTION_FIELDS
+
+#: Batch size used when GET /model does not tell the service's limit (its documented default).
+DEFAULT_MAX_BATCH: Final = 1000
+
+#: Columns appended to the input table.
+PROBABILITY_COLUMN: Final = "probability_fraud"
+DECISION_COLUMN: Final = "is_fraud"
+REASON_COLUMN: Final = "rejected_reason"
+
+# The API names a batch item's field as ``transactions[i].field`` (the index is in the request).
+_ITEM_FIELD = re.compile(r"transactions\[(\d+)\]\.?(.*)$")
+_INTEGER_FIELDS = frozenset(f.name for f in NUMERIC_FIELDS if f.integer)
+
+
+class CsvError(ValueError):
+    """The uploaded file cannot be read as a PaySim CSV (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one row was not scored. ``row`` is 1-based, counting data rows (header excluded)."""
+
+    row: int
+    field: str
+    problem: str
+
+
+@dataclass
+class BatchOutcome:
+    """Result of scoring a file: one prediction or at least one rejection per row."""
+
+    rows: int
+    predictions: dict[int, Prediction] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    model_version: str = ""
+    threshold: float | None = None
+    requests: int = 0
+    error: ApiError | None = None
+
+    @property
+    def scored(self) -> int:
+        return len(self.predictions)
+
+    @property
+    def flagged(self) -> int:
+        return sum(p.is_fraud for p in self.predictions.values())
+
+    @property
+    def rejected_rows(self) -> list[int]:
+        return sorted({r.row for r in self.rejections})
+
+
+def read_csv(data: bytes) -> pd.DataFrame:
+    """Read an uploaded CSV as text cells (so nothing is silently coerced); check the columns."""
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CsvError(f"not a readable CSV file: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [name for name in TRANSACTION_FIELDS if name not in frame.columns]
+    if missing:
+        raise CsvError(
+            f"the CSV lacks the column(s) {', '.join(missing)}; "
+            f"expected PaySim columns including {', '.join(TRANSACTION_FIELDS)}"
+        )
+    if frame.empty:
+        raise CsvError("the CSV has a header but no rows")
+    return frame
+
+
+def _cell(name: str, text: str) -> Any:
+    """One CSV cell as the JSON value to send; values the API must judge are sent as they are."""
+    text = text.strip()
+    if not text:
+        return None
+    if name == "type":
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text  # the API answers with the field and the problem
+    if not math.isfinite(number):
+        return text  # JSON cannot carry NaN/Infinity; send the text and let the API say so
+    if name in _INTEGER_FIELDS and number.is_integer():
+        return int(number)
+    return number
+
+
+def transactions_from(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The API bodies of the rows: only the transaction fields (labels and names stay out)."""
+    columns = [frame[name].tolist() for name in TRANSACTION_FIELDS]
+    return [
+        {
+            name: _cell(name, values[i])
+            for name, values in zip(TRANSACTION_FIELDS, columns, strict=True)
+        }
+        for i in range(len(frame))
+    ]
+
+
+def score_transactions(
+    client: FraudApiClient,
+    transactions: Sequence[dict[str, Any]],
+    *,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchOutcome:
+    """Score ``transactions`` in chunks of at most ``max_batch``; report ``progress(done, total)``.
+
+    A fatal error (API down, 5xx) stops the run: the rows not yet scored are listed as rejected
+    with that error, and ``outcome.error`` holds it.
+    """
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
+    outcome = BatchOutcome(rows=len(transactions))
+    total = len(transactions)
+    for start in range(0, total, max_batch):
+        chunk = list(range(start, min(start + max_batch, total)))
+        try:
+            _score_chunk(client, transactions, chunk, outcome)
+        except ApiError as exc:
+            outcome.error = exc
+            done = set(outcome.predictions) | {r.row - 1 for r in outcome.rejections}
+            outcome.rejections.extend(
+                Rejection(i + 1, "", f"not scored: {exc.describe()}")
+                for i in range(start, total)
+                if i not in done
+            )
+            break
+        finally:
+            if progress is not None:
+                progress(min(start + max_batch, total), total)
+    outcome.rejections.sort(key=lambda r: (r.row, r.field))
+    return outcome
+
+
+def _score_chunk(
+    client: FraudApiClient,
+    transactions: Sequence[dict[str, Any]],
+    indices: list[int],
+    outcome: BatchOutcome,
+) -> None:
+    """Score rows ``indices``; rows the API names in a 422 are recorded and the rest resent."""
+    pending = list(indices)
+    while pending:
+        outcome.requests += 1
+        try:
+            result = client.predict_batch([transactions[i] for i in pending])
+        except ApiRejected as exc:
+            if exc.status == 413 and len(pending) > 1:
+                half = len(pending) // 2
+                _score_chunk(client, transactions, pending[:half], outcome)
+                _score_chunk(client, transactions, pending[half:], outcome)
+                return
+            named = _named_items(exc.details, len(pending))
+            if not named:
+                # Nothing points at one row (e.g. a limit on the whole batch): list them all.
+                reason = exc.describe()
+                outcome.rejections.extend(Rejection(i + 1, "", reason) for i in pending)
+                return
+            for position, problems in named.items():
+                row = pending[position] + 1
+                outcome.rejections.extend(Rejection(row, f, p) for f, p in problems)
+            pending = [i for pos, i in enumerate(pending) if pos not in named]
+            continue
+        for i, prediction in zip(pending, result.predictions, strict=True):
+            outcome.predictions[i] = prediction
+        outcome.model_version = result.model_version or outcome.model_version
+        if result.predictions:
+            outcome.threshold = result.predictions[0].threshold
+        return
+
+
+def _named_items(details: Sequence[ProblemDetail], size: int) -> dict[int, list[tuple[str, str]]]:
+    """Map the API's ``transactions[i].field`` details to request positions."""
+    named: dict[int, list[tuple[str, str]]] = {}
+    for detail in details:
+        match = _ITEM_FIELD.search(detail.field)
+        if match is None:
+            continue
+        position = int(match.group(1))
+        if 0 <= position < size:
+            named.setdefault(position, []).append((match.group(2) or "(row)", detail.problem))
+    return named
+
+
+def scored_frame(frame: pd.DataFrame, outcome: BatchOutcome) -> pd.DataFrame:
+    """The input table with probability, decision and rejection-reason columns appended."""
+    result = frame.copy()
+    rows = range(len(frame))
+    result[PROBABILITY_COLUMN] = [
+        outcome.predictions[i].probability if i in outcome.predictions else math.nan for i in rows
+    ]
+    result[DECISION_COLUMN] = pd.array(
+        [outcome.predictions[i].is_fraud if i in outcome.predictions else None for i in rows],
+        dtype="boolean",
+    )
+    reasons: dict[int, list[str]] = {}
+    for rejection in outcome.rejections:
+        text = f"{rejection.field}: {rejection.problem}" if rejection.field else rejection.problem
+        reasons.setdefault(rejection.row - 1, []).append(text)
+    result[REASON_COLUMN] = ["; ".join(reasons.get(i, [])) for i in rows]
+    return result
+
+
+def rejections_frame(outcome: BatchOutcome) -> pd.DataFrame:
+    """The rejected rows, one line per problem; ``line`` is the line number in the file."""
+    return pd.DataFrame(
+        {
+            "row": [r.row for r in outcome.rejections],
+            "line": [r.row + 1 for r in outcome.rejections],
+            "field": [r.field for r in outcome.rejections],
+            "problem": [r.problem for r in outcome.rejections],
+        }
+    )
+
+
+def display_frame(scored: pd.DataFrame) -> pd.DataFrame:
+    """The scored table with the numeric columns as numbers (sortable on screen)."""
+    shown = scored.copy()
+    for spec in NUMERIC_FIELDS:
+        shown[spec.name] = pd.to_numeric(shown[spec.name], errors="coerce")
+    return shown
