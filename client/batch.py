@@ -29,6 +29,7 @@ REASON_COLUMN: Final = "rejected_reason"
 
 # The API names a batch item's field as ``transactions[i].field`` (the index is in the request).
 _ITEM_FIELD = re.compile(r"transactions\[(\d+)\]\.?(.*)$")
+_AT_MOST = re.compile(r"at most (\d+)")
 _INTEGER_FIELDS = frozenset(f.name for f in NUMERIC_FIELDS if f.integer)
 
 
@@ -173,6 +174,12 @@ def _score_chunk(
                 _score_chunk(client, transactions, pending[half:], outcome)
                 return
             named = _named_items(exc.details, len(pending))
+            limit = _batch_limit(exc.details)
+            if not named and limit is not None and limit < len(pending):
+                # The service's limit is lower than the one the client assumed: re-chunk.
+                for start in range(0, len(pending), limit):
+                    _score_chunk(client, transactions, pending[start : start + limit], outcome)
+                return
             if not named:
                 # Nothing points at one row (e.g. a limit on the whole batch): list them all.
                 reason = exc.describe()
@@ -202,6 +209,16 @@ def _named_items(details: Sequence[ProblemDetail], size: int) -> dict[int, list[
         if 0 <= position < size:
             named.setdefault(position, []).append((match.group(2) or "(row)", detail.problem))
     return named
+
+
+def _batch_limit(details: Sequence[ProblemDetail]) -> int | None:
+    """The limit in a "transactions: must contain at most N transactions" detail, if any."""
+    for detail in details:
+        if detail.field == "transactions":
+            match = _AT_MOST.search(detail.problem)
+            if match is not None and int(match.group(1)) > 0:
+                return int(match.group(1))
+    return None
 
 
 def scored_frame(frame: pd.DataFrame, outcome: BatchOutcome) -> pd.DataFrame:

@@ -19,22 +19,26 @@ class NumericField:
 
     name: str
     label: str
-    min_value: float
+    max_value: float
     step: float
     help: str
     integer: bool = False
+    min_value: float = 0.0
 
+
+#: The API's bounds: the model scores float32, so money is at most the largest finite float32,
+#: and a step at most 2**24 (the largest range of integers float32 holds exactly).
+MONEY_MAX: Final = 3.4028234663852886e38
+STEP_MAX: Final = 2**24
 
 #: Numeric raw fields in API order. The API rejects negative values (and NaN/Infinity).
 NUMERIC_FIELDS: Final[tuple[NumericField, ...]] = (
-    NumericField(
-        "step", "Step (hour of the simulation)", 0, 1, "PaySim time step, 1 = 1 hour", True
-    ),
-    NumericField("amount", "Amount", 0.0, 100.0, "Transaction amount"),
-    NumericField("oldbalanceOrg", "Origin balance before", 0.0, 100.0, "Sender balance before"),
-    NumericField("newbalanceOrig", "Origin balance after", 0.0, 100.0, "Sender balance after"),
-    NumericField("oldbalanceDest", "Destination balance before", 0.0, 100.0, "Payee before"),
-    NumericField("newbalanceDest", "Destination balance after", 0.0, 100.0, "Payee after"),
+    NumericField("step", "Step (hour)", STEP_MAX, 1, "PaySim time step: 1 step = 1 hour", True),
+    NumericField("amount", "Amount", MONEY_MAX, 100.0, "Amount of the transaction"),
+    NumericField("oldbalanceOrg", "Sender balance before", MONEY_MAX, 100.0, "oldbalanceOrg"),
+    NumericField("newbalanceOrig", "Sender balance after", MONEY_MAX, 100.0, "newbalanceOrig"),
+    NumericField("oldbalanceDest", "Recipient balance before", MONEY_MAX, 100.0, "oldbalanceDest"),
+    NumericField("newbalanceDest", "Recipient balance after", MONEY_MAX, 100.0, "newbalanceDest"),
 )
 
 #: Every field a transaction sends, in API order.

@@ -41,7 +41,12 @@ def _mock_api(
                 422,
                 json={
                     "error": "batch too large",
-                    "details": [{"field": "transactions", "problem": f"at most {max_batch} items"}],
+                    "details": [
+                        {
+                            "field": "transactions",
+                            "problem": f"must contain at most {max_batch} transactions",
+                        }
+                    ],
                 },
             )
         details = []
@@ -116,15 +121,28 @@ def test_rejected_rows_are_listed_and_the_rest_scored(all_errors: bool) -> None:
     assert "abc" in sent_amounts and None in sent_amounts and 100.0 in sent_amounts
 
 
-def test_a_batch_level_422_lists_every_row_with_the_reason() -> None:
+def test_a_lower_service_limit_rechunks() -> None:
     requests: list[list[dict]] = []
-    # The client believes the limit is 5; the service allows 2 and names no row.
+    # The client believes the limit is 5; the service allows 2 and says so.
     frame = batch.read_csv(_csv(["1"] * 5))
     transport = httpx.MockTransport(_mock_api(requests, max_batch=2))
     with FraudApiClient("http://api", transport=transport) as client:
         outcome = batch.score_transactions(client, batch.transactions_from(frame), max_batch=5)
-    assert outcome.rejected_rows == [1, 2, 3, 4, 5]
-    assert all("at most 2 items" in r.problem for r in outcome.rejections)
+    assert outcome.scored == 5 and not outcome.rejections
+    assert [len(r) for r in requests] == [5, 2, 2, 1]
+
+
+def test_a_batch_level_422_naming_no_row_lists_every_row_with_the_reason() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"error": "invalid request", "details": [{"field": "body", "problem": "nope"}]}
+        return httpx.Response(422, json=body)
+
+    frame = batch.read_csv(_csv(["1"] * 3))
+    with FraudApiClient("http://api", transport=httpx.MockTransport(handler)) as client:
+        outcome = batch.score_transactions(client, batch.transactions_from(frame))
+    assert outcome.rejected_rows == [1, 2, 3]
+    assert all("`body`: nope" in r.problem for r in outcome.rejections)
+    assert outcome.scored == 0
 
 
 def test_a_413_splits_the_chunk() -> None:
