@@ -1,0 +1,65 @@
+"""The Starlette app factory: routes, JSON error handling and request logging, nothing global."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.errors import Detail, MethodNotAllowed, NotFound, ServiceError
+from service.http import json_response
+from service.logging import RequestLogMiddleware, request_log
+from service.model import LoadedModel, ModelLoadFailure
+from service.openapi import docs_routes
+from service.routes import api_routes
+from service.settings import Settings
+from service.state import ServiceState
+
+
+def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Starlette:
+    """Build the service for ``model``, a loaded model or the failure that explains its absence.
+
+    Without a model every model-dependent route answers 503 with the failure's reason, so a
+    bad deployment is visible from outside rather than a crash loop.
+    """
+    state = ServiceState(settings=settings, model=model)
+    app = Starlette(
+        routes=[*api_routes(state), *docs_routes(state)],
+        middleware=[Middleware(RequestLogMiddleware, model_version=state.model_version)],
+        exception_handlers={ServiceError: _service_error, HTTPException: _http_error},
+    )
+    # "/predict/" is a 404, not a redirect whose Location would miss an API Gateway stage prefix.
+    app.router.redirect_slashes = False
+    app.state.service = state
+    return app
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    request_log(request).error_fields.extend(d.field for d in exc.details)
+    return json_response(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (unknown route or method) as JSON errors."""
+    assert isinstance(exc, HTTPException)
+    where = f"{request.method} {request.url.path}"
+    error: ServiceError
+    if exc.status_code == 404:
+        error = NotFound(f"no route {where}", [Detail("path", "no such route; see GET /docs")])
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        error = MethodNotAllowed(
+            f"method not allowed: {where}",
+            [Detail("method", f"{request.method} is not allowed here; allowed: {allowed}")],
+            headers=dict(exc.headers or {}),
+        )
+    else:
+        return json_response(
+            {"error": str(exc.detail), "details": []},
+            status_code=exc.status_code,
+            headers=dict(exc.headers or {}),
+        )
+    return json_response(error.body(), status_code=error.status, headers=error.headers)

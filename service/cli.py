@@ -1,0 +1,63 @@
+"""``fraud-serve``: run the service locally under uvicorn (also ``python -m service``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+from service.app import create_app
+from service.logging import configure_logging
+from service.model import ModelLoadFailure, load_model
+from service.settings import Settings, SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fraud-serve",
+        description="Serve the fraudlite model over HTTP. Other settings come from FRAUD_* "
+        "environment variables (see docs/api.md).",
+    )
+    parser.add_argument(
+        "--model",
+        help="model path or s3://bucket/key (default: $FRAUD_MODEL_URI)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load the model and serve until interrupted; a model failure is served as 503s."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        if args.model:
+            settings = dataclasses.replace(settings, model_uri=args.model)
+    except SettingsError as exc:
+        print(f"fraud-serve: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    model = load_model(settings)
+    if isinstance(model, ModelLoadFailure):
+        print(f"fraud-serve: model not loaded, answering 503: {model.reason}", file=sys.stderr)
+    else:
+        print(
+            f"fraud-serve: model {model.version} on http://{args.host}:{args.port} (docs at /docs)",
+            file=sys.stderr,
+        )
+    import uvicorn  # local serving only; the Lambda image does not need it
+
+    uvicorn.run(
+        create_app(settings, model),
+        host=args.host,
+        port=args.port,
+        access_log=False,  # the app writes its own JSON line per request
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Field kinds, numeric bounds and the wording of field-level validation problems.
+
+msgspec decides *whether* a value is valid; this module only turns a rejection into a sentence a
+client can act on ("must not be negative" rather than "Expected `float` >= 0.0").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Final
+
+from service import schema
+
+#: Largest finite float32: the model scores float32, so larger values cannot be represented.
+F32_MAX: Final = 3.4028234663852886e38
+#: Integers above 2**24 are not all exact in float32; a step beyond that would be altered.
+STEP_MAX: Final = 2**24
+
+_NUMERIC_KINDS: Final = frozenset({"money", "step", "flag", "ratio", "label"})
+_LIBRARY_NOISE = re.compile(r" - at `[^`]*`$")
+_TYPE_WORDS = {
+    "`float`": "a number",
+    "`int`": "an integer",
+    "`str`": "a string",
+    "`bool`": "a boolean",
+    "`null`": "null",
+    "`array`": "a list",
+    "`object`": "an object",
+}
+
+
+def kind_of(name: str) -> str:
+    """The validation kind of a known request field."""
+    if name == "type":
+        return "type"
+    if name == "step":
+        return "step"
+    if name in schema.NUMERIC_FIELDS:
+        return "money"
+    if name in schema.NAME_FIELDS:
+        return "name"
+    if name in schema.LABEL_FIELDS:
+        return "label"
+    if name in schema.LEGACY_ONE_HOT:
+        return "flag"
+    if name in schema.LEGACY_DERIVED:
+        return "ratio"
+    if name == "transaction_id":
+        return "id"
+    raise KeyError(name)
+
+
+def describe_problem(
+    name: str, value: Any, library_message: str, type_values: tuple[str, ...]
+) -> str:
+    """Why ``value`` was rejected for field ``name``, in plain words."""
+    kind = kind_of(name)
+    if kind in _NUMERIC_KINDS and isinstance(value, bool):
+        return "expected a number, got a boolean"
+    if kind in _NUMERIC_KINDS and isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number (NaN and Infinity are not allowed)"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and kind == "money":
+        if value < 0:
+            return f"must not be negative, got {value}"
+        if value > F32_MAX:
+            return f"must be at most {F32_MAX:.8g} (the largest float32; the model scores float32)"
+    if number and kind == "step":
+        if value < 0:
+            return f"must not be negative, got {value}"
+        if value > STEP_MAX:
+            return f"must be at most {STEP_MAX} (larger steps are not exact in float32)"
+    if number and kind in ("flag", "label") and not 0 <= value <= 1:
+        return f"must be 0 or 1, got {value}"
+    if kind == "type":
+        allowed = ", ".join(type_values)
+        if isinstance(value, str):
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            return f"unknown transaction type {shown!r}; expected one of {allowed}"
+        return f"expected a string, one of {allowed}"
+    return _plain(library_message)
+
+
+def _plain(message: str) -> str:
+    """msgspec's message without its JSON path and backticks."""
+    text = _LIBRARY_NOISE.sub("", message)
+    for token, words in _TYPE_WORDS.items():
+        text = text.replace(token, words)
+    text = text.replace("`", "")
+    return text[:1].lower() + text[1:]

@@ -1,0 +1,101 @@
+"""The fraudlite JSON API: POST /predict, GET /health, GET /model and an index at GET /.
+
+Scoring goes validated columns -> ``LoadedModel.score`` (one ``session.run``) -> response; other
+protocols (e.g. KServe V2) can add their own route module on the same core.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.http import json_response, read_json_body
+from service.logging import request_log
+from service.model import LoadedModel
+from service.state import ServiceState
+from service.validation import ParsedRequest
+
+
+def score_request(model: LoadedModel, parsed: ParsedRequest, request: Request) -> Any:
+    """Score a validated request and record batch size and scoring time in the request log."""
+    log = request_log(request)
+    log.batch_size = parsed.size
+    started = time.perf_counter_ns()
+    # Inline, not in a thread pool: a small model scores in microseconds with one ORT thread, so
+    # a thread hop would cost more than it frees. Batches are capped by FRAUD_MAX_BATCH.
+    probabilities, labels = model.score(parsed.columns)
+    log.scoring_us = (time.perf_counter_ns() - started) // 1000
+    return probabilities, labels
+
+
+def prediction_body(
+    model: LoadedModel, parsed: ParsedRequest, probabilities: np.ndarray, labels: np.ndarray
+) -> dict[str, Any]:
+    """The JSON answer: one prediction object, or ``{"predictions": [...]}`` in request order."""
+    items = []
+    for tx_id, probability, label in zip(
+        parsed.transaction_ids, probabilities.tolist(), labels.tolist(), strict=True
+    ):
+        item: dict[str, Any] = {} if tx_id is None else {"transaction_id": tx_id}
+        item["probability_fraud"] = probability
+        item["is_fraud"] = label
+        items.append(item)
+    if parsed.batch:
+        return {
+            "predictions": items,
+            "threshold": model.threshold,
+            "model_version": model.version,
+        }
+    return {**items[0], "threshold": model.threshold, "model_version": model.version}
+
+
+def api_routes(state: ServiceState) -> list[Route]:
+    """Routes of the JSON API, bound to ``state``."""
+
+    async def predict(request: Request) -> Response:
+        model, validator = state.require_model()
+        body = await read_json_body(request, state.settings.max_body_bytes)
+        parsed = validator.parse(body)
+        probabilities, labels = score_request(model, parsed, request)
+        return json_response(prediction_body(model, parsed, probabilities, labels))
+
+    async def health(request: Request) -> Response:
+        model, _ = state.require_model()
+        return json_response({"status": "ok", "model_version": model.version})
+
+    async def model_info(request: Request) -> Response:
+        model, _ = state.require_model()
+        return json_response(
+            {
+                **model.describe(),
+                "max_batch": state.settings.max_batch,
+                "max_body_bytes": state.settings.max_body_bytes,
+            }
+        )
+
+    async def index(request: Request) -> Response:
+        return json_response(
+            {
+                "service": "fraudlite",
+                "model_version": state.model_version,
+                "endpoints": {
+                    "POST /predict": "score one transaction or {'transactions': [...]}",
+                    "GET /health": "200 when the model is loaded, 503 with the reason if not",
+                    "GET /model": "model metadata and the threshold in use",
+                    "GET /openapi.json": "OpenAPI 3.1 description",
+                    "GET /docs": "human-readable API documentation",
+                },
+            }
+        )
+
+    return [
+        Route("/predict", predict, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/model", model_info, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+    ]

@@ -1,0 +1,130 @@
+"""Service configuration: the only place environment variables are read.
+
+Everything else receives a :class:`Settings` instance explicitly (tests build their own), so no
+module reads ``os.environ`` behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+DEFAULT_MAX_BATCH: Final = 1000
+DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+DEFAULT_CACHE_DIR: Final = "/tmp/fraudlite-model"
+
+EXECUTION_MODES: Final = ("sequential", "parallel")
+GRAPH_OPTIMIZATIONS: Final = ("disable", "basic", "extended", "all")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use; names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of the scoring service.
+
+    ``model_uri`` is a local path or ``s3://bucket/key``; ``threshold`` overrides the model's
+    trained threshold when set. ORT fields default to one thread, sequential execution and full
+    graph optimisation: the best fit for single-row latency on a small Lambda.
+    """
+
+    model_uri: str | None = None
+    model_sha256: str | None = None
+    threshold: float | None = None
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_level: str = "INFO"
+    ort_intra_op_threads: int = 1
+    ort_inter_op_threads: int = 1
+    ort_execution_mode: str = "sequential"
+    ort_graph_optimization: str = "all"
+    s3_endpoint_url: str | None = None
+    model_cache_dir: str = DEFAULT_CACHE_DIR
+    api_base_path: str = "/"
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``FRAUD_*`` variables in ``environ``; unset means default.
+
+        Raises :class:`SettingsError` naming the first variable with an unusable value.
+        """
+
+        def text(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        def integer(name: str, default: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(name, f"expected an integer, got {raw!r}") from None
+
+        threshold_raw = text("FRAUD_THRESHOLD")
+        threshold = None
+        if threshold_raw is not None:
+            try:
+                threshold = float(threshold_raw)
+            except ValueError:
+                raise SettingsError(
+                    "FRAUD_THRESHOLD", f"expected a number, got {threshold_raw!r}"
+                ) from None
+        sha = text("FRAUD_MODEL_SHA256")
+        return cls(
+            model_uri=text("FRAUD_MODEL_URI"),
+            model_sha256=sha.lower() if sha else None,
+            threshold=threshold,
+            max_batch=integer("FRAUD_MAX_BATCH", DEFAULT_MAX_BATCH),
+            max_body_bytes=integer("FRAUD_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            log_level=(text("FRAUD_LOG_LEVEL") or "INFO").upper(),
+            ort_intra_op_threads=integer("FRAUD_ORT_INTRA_OP_THREADS", 1),
+            ort_inter_op_threads=integer("FRAUD_ORT_INTER_OP_THREADS", 1),
+            ort_execution_mode=(text("FRAUD_ORT_EXECUTION_MODE") or "sequential").lower(),
+            ort_graph_optimization=(text("FRAUD_ORT_GRAPH_OPTIMIZATION") or "all").lower(),
+            s3_endpoint_url=text("FRAUD_S3_ENDPOINT_URL"),
+            model_cache_dir=text("FRAUD_MODEL_CACHE_DIR") or DEFAULT_CACHE_DIR,
+            api_base_path=text("FRAUD_API_BASE_PATH") or "/",
+        )
+
+
+def _check(s: Settings) -> None:
+    """Reject unusable values at construction, named by their environment variable."""
+    if s.model_sha256 is not None and not _SHA256.match(s.model_sha256):
+        raise SettingsError("FRAUD_MODEL_SHA256", "expected 64 lowercase hex digits")
+    if s.threshold is not None and not (math.isfinite(s.threshold) and 0 <= s.threshold <= 1):
+        raise SettingsError("FRAUD_THRESHOLD", f"must be between 0 and 1, got {s.threshold}")
+    if s.max_batch < 1:
+        raise SettingsError("FRAUD_MAX_BATCH", f"must be at least 1, got {s.max_batch}")
+    if s.max_body_bytes < 1:
+        raise SettingsError("FRAUD_MAX_BODY_BYTES", f"must be at least 1, got {s.max_body_bytes}")
+    if s.log_level not in LOG_LEVELS:
+        raise SettingsError("FRAUD_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    # 0 lets onnxruntime pick the thread count itself (its documented default).
+    if s.ort_intra_op_threads < 0:
+        raise SettingsError("FRAUD_ORT_INTRA_OP_THREADS", "must be 0 (automatic) or more")
+    if s.ort_inter_op_threads < 0:
+        raise SettingsError("FRAUD_ORT_INTER_OP_THREADS", "must be 0 (automatic) or more")
+    if s.ort_execution_mode not in EXECUTION_MODES:
+        raise SettingsError("FRAUD_ORT_EXECUTION_MODE", f"must be one of {EXECUTION_MODES}")
+    if s.ort_graph_optimization not in GRAPH_OPTIMIZATIONS:
+        raise SettingsError("FRAUD_ORT_GRAPH_OPTIMIZATION", f"must be one of {GRAPH_OPTIMIZATIONS}")
+    if not s.api_base_path.startswith("/"):
+        raise SettingsError("FRAUD_API_BASE_PATH", "must start with '/' (e.g. /prod)")

@@ -1,0 +1,288 @@
+"""Decode and validate POST /predict bodies with msgspec, against the loaded model's inputs.
+
+Three shapes are accepted: one transaction, ``{"transactions": [...]}``, and the original project's
+11-field body (one-hot ``type_*`` fields, ``amt_ratio_orig`` ignored). The fields a request must
+carry are the model's inputs (from its metadata), so a model needing fewer inputs needs fewer
+fields. Other known fields (nameOrig, nameDest, isFraud...) are checked and ignored; unknown fields
+are an error.
+
+Valid requests take the fast path: one ``msgspec.convert`` per transaction into a Struct built
+for the model. Only when that fails does the slow path look at every field to report each problem,
+in words a client can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+import numpy as np
+
+from service import schema
+from service.errors import Detail, MalformedJSON, ValidationFailed
+from service.metadata import InputSpec
+from service.problems import (
+    F32_MAX,
+    STEP_MAX,
+    describe_problem,
+    kind_of,
+)
+
+#: Details listed in one 422 answer; more would only bloat the response.
+MAX_DETAILS: Final = 50
+
+_Money = Annotated[float, msgspec.Meta(ge=0, le=F32_MAX)]
+_Step = Annotated[float, msgspec.Meta(ge=0, le=STEP_MAX)]
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+_Bit = Annotated[int, msgspec.Meta(ge=0, le=1)]
+_Flag = bool | _Bit | Annotated[float, msgspec.Meta(ge=0, le=1)]
+_Label = bool | _Bit
+_Id = Annotated[str, msgspec.Meta(max_length=256)] | int
+_TYPES_BY_KIND: Final[dict[str, Any]] = {
+    "money": _Money,
+    "step": _Step,
+    "name": _Name,
+    "label": _Label,
+    "id": _Id,
+    "flag": _Flag,
+    "ratio": float | None,
+}
+LEGACY_FIELDS: Final = (*schema.LEGACY_ONE_HOT, *schema.LEGACY_DERIVED)
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A validated request: model-ready columns in request order, plus echo data."""
+
+    batch: bool
+    columns: dict[str, np.ndarray]
+    transaction_ids: list[str | int | None]
+
+    @property
+    def size(self) -> int:
+        return len(self.transaction_ids)
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse JSON; NaN/Infinity (which Python clients emit) parse so the field can be named."""
+    if not body.strip():
+        raise MalformedJSON("malformed JSON: the request body is empty")
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        try:
+            # JSON has no NaN/Infinity and 1e999 overflows; the stdlib parser accepts both, so
+            # the answer can be a 422 naming the field rather than a bare 400.
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise MalformedJSON(f"malformed JSON: {exc}") from None
+
+
+class RequestValidator:
+    """Validates request bodies for one model (its inputs and transaction types)."""
+
+    def __init__(
+        self, inputs: tuple[InputSpec, ...], type_values: tuple[str, ...], max_batch: int
+    ) -> None:
+        self.input_names = tuple(spec.name for spec in inputs)
+        self.string_inputs = frozenset(s.name for s in inputs if s.type == "string")
+        self.type_values = type_values
+        self.max_batch = max_batch
+        known = {
+            "type": Literal[type_values],  # type: ignore[valid-type]
+            **{name: _TYPES_BY_KIND[kind_of(name)] for name in _KNOWN_NON_TYPE},
+        }
+        self.current_fields = dict(known)
+        self.legacy_fields = {
+            **{n: t for n, t in known.items() if n != "type"},
+            **{name: _TYPES_BY_KIND[kind_of(name)] for name in LEGACY_FIELDS},
+        }
+        self.current_required = set(self.input_names)
+        self.legacy_required = (set(self.input_names) - {"type"}) | set(schema.LEGACY_ONE_HOT)
+        self.current_struct = _struct("Transaction", self.current_fields, self.current_required)
+        self.legacy_struct = _struct("LegacyTransaction", self.legacy_fields, self.legacy_required)
+
+    def parse(self, body: bytes) -> ParsedRequest:
+        """Validate a raw body; raises MalformedJSON (400) or ValidationFailed (422)."""
+        document = decode_json(body)
+        if not isinstance(document, dict):
+            raise ValidationFailed(
+                details=[Detail("body", "expected a JSON object: a transaction or {transactions}")]
+            )
+        batch = "transactions" in document
+        errors: list[Detail] = []
+        if batch:
+            items = self._batch_items(document, errors)
+            prefixes = [f"transactions[{i}]" for i in range(len(items))]
+        else:
+            items, prefixes = [document], [""]
+        rows: list[tuple[Any, ...]] = []
+        ids: list[str | int | None] = []
+        for item, prefix in zip(items, prefixes, strict=True):
+            row = self._item(item, prefix, errors)
+            if row is not None:
+                rows.append(row[0])
+                ids.append(row[1])
+        if errors:
+            shown = errors[:MAX_DETAILS]
+            if len(errors) > MAX_DETAILS:
+                shown.append(
+                    Detail("body", f"{len(errors) - MAX_DETAILS} more problems not listed")
+                )
+            raise ValidationFailed("invalid request: " + _summary(errors), shown)
+        return ParsedRequest(batch=batch, columns=self._columns(rows), transaction_ids=ids)
+
+    def _batch_items(self, document: dict[str, Any], errors: list[Detail]) -> list[Any]:
+        for key in document:
+            if key != "transactions":
+                errors.append(Detail(key, "unknown field (a batch body has only 'transactions')"))
+        items = document["transactions"]
+        if not isinstance(items, list):
+            errors.append(Detail("transactions", "expected a list of transactions"))
+            return []
+        if not items:
+            errors.append(Detail("transactions", "must contain at least 1 transaction"))
+        elif len(items) > self.max_batch:
+            errors.append(
+                Detail(
+                    "transactions",
+                    f"must contain at most {self.max_batch} transactions, got {len(items)}",
+                )
+            )
+            return []
+        return items
+
+    def _item(
+        self, item: Any, prefix: str, errors: list[Detail]
+    ) -> tuple[tuple[Any, ...], str | int | None] | None:
+        """Validate one transaction; returns (model input values, transaction_id) or None."""
+        if not isinstance(item, dict):
+            errors.append(Detail(prefix or "body", "expected a JSON object (one transaction)"))
+            return None
+        legacy = "type" not in item and any(key in item for key in LEGACY_FIELDS)
+        struct = self.legacy_struct if legacy else self.current_struct
+        try:
+            row = msgspec.convert(item, struct)
+        except msgspec.ValidationError:
+            errors.extend(self._explain(item, legacy, prefix))
+            return None
+        problems = _semantic_problems(lambda key: getattr(row, key, msgspec.UNSET), legacy, prefix)
+        if problems:
+            errors.extend(problems)
+            return None
+        values = tuple(
+            _legacy_type(row) if name == "type" and legacy else getattr(row, name)
+            for name in self.input_names
+        )
+        tx_id = row.transaction_id
+        return values, (None if tx_id is msgspec.UNSET else tx_id)
+
+    def _explain(self, item: Mapping[str, Any], legacy: bool, prefix: str) -> list[Detail]:
+        """Slow path: one detail per offending field, in the body's field order."""
+        fields = self.legacy_fields if legacy else self.current_fields
+        required = self.legacy_required if legacy else self.current_required
+        out: list[Detail] = []
+        converted: dict[str, Any] = {}
+        for key, value in item.items():
+            where = f"{prefix}.{key}" if prefix else key
+            if key not in fields:
+                out.append(Detail(where, _unknown_field_problem(key, legacy)))
+                continue
+            try:
+                converted[key] = msgspec.convert(value, fields[key])
+            except msgspec.ValidationError as exc:
+                out.append(Detail(where, describe_problem(key, value, str(exc), self.type_values)))
+        out.extend(
+            _semantic_problems(lambda key: converted.get(key, msgspec.UNSET), legacy, prefix)
+        )
+        for key in sorted(required - set(item), key=self.input_names_order):
+            where = f"{prefix}.{key}" if prefix else key
+            out.append(Detail(where, "required field is missing"))
+        return out
+
+    def input_names_order(self, name: str) -> tuple[int, str]:
+        order = self.input_names
+        return (order.index(name) if name in order else len(order), name)
+
+    def _columns(self, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+        """Model input arrays: float64 JSON numbers become float32 (the model's precision)."""
+        columns: dict[str, np.ndarray] = {}
+        for index, name in enumerate(self.input_names):
+            values = [row[index] for row in rows]
+            if name in self.string_inputs:
+                columns[name] = np.array(values, dtype=object)
+            else:
+                columns[name] = np.array(values, dtype=np.float32)
+        return columns
+
+
+_KNOWN_NON_TYPE: Final = (
+    *schema.NUMERIC_FIELDS,
+    *schema.NAME_FIELDS,
+    *schema.LABEL_FIELDS,
+    "transaction_id",
+)
+
+
+def _struct(name: str, fields: dict[str, Any], required: set[str]) -> type[msgspec.Struct]:
+    spec = [(n, t) if n in required else (n, t, msgspec.UNSET) for n, t in fields.items()]
+    # Required fields first: msgspec needs defaults to follow non-defaults.
+    spec.sort(key=lambda entry: len(entry) == 3)
+    if "transaction_id" in required:
+        raise AssertionError("transaction_id is never required")
+    return msgspec.defstruct(name, spec, forbid_unknown_fields=True)
+
+
+def _legacy_type(row: Any) -> str:
+    for field_name, type_name in schema.LEGACY_ONE_HOT.items():
+        if getattr(row, field_name):
+            return type_name
+    return schema.LEGACY_BASE_TYPE
+
+
+def _semantic_problems(get: Callable[[str], Any], legacy: bool, prefix: str) -> list[Detail]:
+    """Rules msgspec types cannot say: whole-number steps, one-hot flags 0/1 and exclusive.
+
+    ``get`` returns a field's converted value, or UNSET when it is absent or already invalid.
+    """
+    out: list[Detail] = []
+
+    def where(key: str) -> str:
+        return f"{prefix}.{key}" if prefix else key
+
+    step = get("step")
+    if step is not msgspec.UNSET and not float(step).is_integer():
+        out.append(Detail(where("step"), f"must be a whole number of hours, got {step}"))
+    if legacy:
+        set_flags = []
+        for key in schema.LEGACY_ONE_HOT:
+            value = get(key)
+            if value is msgspec.UNSET:
+                continue
+            if value not in (0, 1):
+                out.append(Detail(where(key), f"must be 0 or 1, got {value}"))
+            elif value:
+                set_flags.append(key)
+        if len(set_flags) > 1:
+            out.append(
+                Detail(
+                    where(set_flags[1]),
+                    f"more than one type flag is set ({', '.join(set_flags)}); at most one may be",
+                )
+            )
+    return out
+
+
+def _unknown_field_problem(key: str, legacy: bool) -> str:
+    if not legacy and (key in schema.LEGACY_ONE_HOT or key in schema.LEGACY_DERIVED):
+        return "legacy field: send either 'type' or the type_* one-hot fields, not both"
+    return "unknown field"
+
+
+def _summary(errors: list[Detail]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first.field}: {first.problem}{more}"
