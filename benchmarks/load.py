@@ -1,0 +1,265 @@
+"""Load test: each app under uvicorn on 127.0.0.1, Locust headless against it, one after the other.
+
+``python -m benchmarks.load --target fraudlite|baseline|both --users N --spawn-rate R --duration S``
+writes, under ``--out`` (default benchmarks/results): Locust's CSV files per target in ``load/``,
+``load.json`` (requests/s, latency percentiles, failures, memory, ratios) and ``load_latency.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    DEFAULT_ARTIFACTS,
+    DEFAULT_RESULTS,
+    BenchmarkError,
+    progress,
+    ratio,
+    run_metadata,
+    summarize,
+    write_json,
+)
+from benchmarks.payloads import (
+    load_transactions,
+    sample_transactions,
+    save_transactions,
+    single_body,
+)
+from benchmarks.servers import TARGETS, RunningServer, Target, start_server
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+#: Transactions scored by one successful Locust entry of each kind.
+ROWS_PER_ENTRY = {"single": 1, "batch_10": 10, "batch_100": 100}
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """One load run's settings (the command line)."""
+
+    artifacts: Path = DEFAULT_ARTIFACTS
+    out: Path = DEFAULT_RESULTS
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration: int = 60
+    transactions: int = 2000
+    data: Path | None = None
+    seed: int = 0
+
+
+def run_locust(server: RunningServer, config: LoadConfig, data: Path, prefix: Path) -> int:
+    """Run Locust headless for ``config.duration`` seconds against ``server``; its exit code."""
+    target = server.spec.target
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(config.users),
+        "-r",
+        str(config.spawn_rate),
+        "-t",
+        f"{config.duration}s",
+        "--stop-timeout",
+        "10",
+        "-H",
+        server.url,
+        "--payload-shape",
+        target,
+        "--transactions",
+        str(data),
+        "--raw-times",
+        str(prefix) + "_times.json",
+        "--csv",
+        str(prefix),
+        "--json-file",
+        str(prefix) + "_final",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    log = prefix.parent / f"locust_{target}.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+        started = time.perf_counter()
+        deadline = config.duration + 60
+        while process.poll() is None:
+            elapsed = time.perf_counter() - started
+            if elapsed > deadline:
+                process.kill()
+                raise BenchmarkError(f"locust did not stop after {deadline}s; see {log}")
+            progress("load", f"{target}: {min(elapsed, config.duration):.0f}/{config.duration}s")
+            time.sleep(min(10.0, max(config.duration / 3, 1.0)))
+    if not Path(str(prefix) + "_final.json").exists():
+        raise BenchmarkError(f"locust wrote no stats (exit {process.returncode}); see {log}")
+    return process.returncode
+
+
+def read_stats(prefix: Path) -> tuple[dict[str, dict[str, float]], float]:
+    """Final Locust stats per entry name (requests, failures, requests/s) and the run's seconds.
+
+    Read from ``--json-file``, written after the users stopped; the CSV is written periodically
+    and may miss the last second of a run.
+    """
+    entries = json.loads(Path(str(prefix) + "_final.json").read_text())
+    start = min(e["start_time"] for e in entries)
+    end = max(e["last_request_timestamp"] or e["start_time"] for e in entries)
+    elapsed = max(end - start, 1e-9)
+    rows = {
+        e["name"]: {
+            "requests": int(e["num_requests"]),
+            "failures": int(e["num_failures"]),
+            "requests_per_s": e["num_requests"] / elapsed,
+        }
+        for e in entries
+    }
+    return rows, elapsed
+
+
+def summarize_run(target: Target, prefix: Path, config: LoadConfig) -> dict[str, Any]:
+    """Figures of one target's run from Locust's CSV and the unrounded response times."""
+    stats, elapsed = read_stats(prefix)
+    times: dict[str, list[float]] = json.loads(Path(str(prefix) + "_times.json").read_text())
+    requests = sum(row["requests"] for row in stats.values())
+    by_name = {
+        name: {**row, "latency_ms": summarize(times.get(name, []))} for name, row in stats.items()
+    }
+    transactions = sum(
+        (row["requests"] - row["failures"]) * ROWS_PER_ENTRY.get(name, 0)
+        for name, row in stats.items()
+    )
+    # The baseline has no batch request: each of its batches is one HTTP request per row.
+    http = sum(
+        row["requests"] * (ROWS_PER_ENTRY.get(name, 1) if target == "baseline" else 1)
+        for name, row in stats.items()
+    )
+    return {
+        "users": config.users,
+        "spawn_rate": config.spawn_rate,
+        "duration_s": config.duration,
+        "elapsed_s": elapsed,
+        "requests": requests,
+        "failures": sum(row["failures"] for row in stats.values()),
+        "requests_per_s": requests / elapsed,
+        "http_requests_per_s": http / elapsed,
+        "transactions_per_s": transactions / elapsed,
+        "latency_ms": summarize(v for values in times.values() for v in values),
+        "by_name": by_name,
+        "csv": str(prefix) + "_stats.csv",
+        "times": str(prefix) + "_times.json",
+    }
+
+
+def run_target(target: Target, config: LoadConfig, data: Path, raws: list[dict[str, Any]]) -> dict:
+    """Start ``target``, warm it up, load it, record its memory, stop it."""
+    load_dir = config.out / "load"
+    progress("load", f"{target}: starting server")
+    server = start_server(target, config.artifacts, load_dir)
+    try:
+        ready = server.wait_ready(single_body(raws[0], target))
+        server.warm_up(raws)
+        server.record_memory("after_warmup")
+        progress("load", f"{target}: ready in {ready:.1f}s, {config.users} users")
+        exit_code = run_locust(server, config, data, load_dir / target)
+        server.record_memory("after_load")
+    finally:
+        server.stop()
+    result = summarize_run(target, load_dir / target, config)
+    result.update(
+        {"locust_exit_code": exit_code, "memory_kib": server.memory, "command": server.spec.command}
+    )
+    progress(
+        "load",
+        f"{target}: {result['requests_per_s']:.1f} req/s, p99 {result['latency_ms']['p99']:.1f} ms,"
+        f" {result['failures']} failures",
+    )
+    return result
+
+
+def compare(results: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Ratios of fraudlite against the baseline (> 1 means fraudlite is better)."""
+    if not {"fraudlite", "baseline"} <= results.keys():
+        return {}
+    ours, theirs = results["fraudlite"], results["baseline"]
+
+    def single(side: dict[str, Any], key: str) -> float | None:
+        return side["by_name"].get("single", {}).get("latency_ms", {}).get(key)
+
+    return {
+        "requests_per_s": ratio(ours["requests_per_s"], theirs["requests_per_s"]),
+        "transactions_per_s": ratio(ours["transactions_per_s"], theirs["transactions_per_s"]),
+        "p50_lower": ratio(theirs["latency_ms"]["p50"], ours["latency_ms"]["p50"]),
+        "p99_lower": ratio(theirs["latency_ms"]["p99"], ours["latency_ms"]["p99"]),
+        "single_p99_lower": ratio(single(theirs, "p99"), single(ours, "p99")),
+        "peak_rss_lower": ratio(
+            theirs["memory_kib"]["after_load"]["peak_rss_kib"],
+            ours["memory_kib"]["after_load"]["peak_rss_kib"],
+        ),
+    }
+
+
+def run(config: LoadConfig, targets: tuple[Target, ...]) -> dict[str, Any]:
+    """Run the load test for ``targets`` one after the other; write load.json and the PNG."""
+    from benchmarks.plots import plot_load
+
+    if config.data is not None:
+        raws = load_transactions(config.data)
+    else:
+        raws = sample_transactions(config.transactions, seed=config.seed)
+    data = save_transactions(config.out / "load" / "transactions.json", raws)
+    results = {target: run_target(target, config, data, raws) for target in targets}
+    report = {**run_metadata(), "targets": results, "ratios": compare(results)}
+    write_json(config.out / "load.json", report)
+    plot_load(results, config.out / "load_latency.png")
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command line of ``python -m benchmarks.load``."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__)
+    p.add_argument("--target", choices=[*TARGETS, "both"], default="both")
+    p.add_argument("--users", type=int, default=10, help="concurrent Locust users")
+    p.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
+    p.add_argument("--duration", type=int, default=60, help="seconds of load per target")
+    p.add_argument("--transactions", type=int, default=2000, help="generated rows to draw from")
+    p.add_argument(
+        "--data", type=Path, help="JSON list of raw transactions to send instead of generated ones"
+    )
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the load benchmark; exit 2 when it cannot run."""
+    args = build_parser().parse_args(argv)
+    config = LoadConfig(
+        artifacts=args.artifacts,
+        out=args.out,
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        duration=args.duration,
+        transactions=args.transactions,
+        data=args.data,
+    )
+    targets = TARGETS if args.target == "both" else (args.target,)
+    try:
+        report = run(config, targets)
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"ratios": report["ratios"]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
