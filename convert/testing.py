@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
-from service.schema import TRANSACTION_TYPES
+from service.schema import PAYSIM_COLUMNS, TRANSACTION_TYPES
 from train.features import FEATURE_SETS, PaySimFeatures
 
 
@@ -81,3 +81,23 @@ def write_artifacts(
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return out
+
+
+def make_artifacts(
+    out: Path, rows: int = 4000, seed: int = 0, threshold: float = 0.4, **params: Any
+):
+    """Generate data, fit a small pipeline and write artifacts; return (dir, pipeline)."""
+    frame = paysim_like_frame(rows, seed)
+    pipeline = fit_pipeline(frame, **params)
+    return write_artifacts(out, pipeline, threshold, rows=rows), pipeline
+
+
+def write_paysim_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` as a Kaggle-format PaySim CSV (adds names and isFlaggedFraud)."""
+    full = frame.copy()
+    full["nameOrig"] = [f"C{i}" for i in range(len(full))]
+    full["nameDest"] = [f"M{i}" for i in range(len(full))]
+    full["isFlaggedFraud"] = 0
+    full["type"] = full["type"].astype(str)
+    full[list(PAYSIM_COLUMNS)].to_csv(path, index=False)
+    return Path(path)

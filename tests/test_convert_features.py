@@ -1,0 +1,107 @@
+"""The ONNX feature graph reproduces train.features bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from convert.edge_rows import edge_frame
+from convert.features_graph import FEATURE_DEFS, build_feature_model
+from convert.parity import make_session, onnx_feed
+from convert.testing import paysim_like_frame
+from service.schema import NUMERIC_FIELDS, TRANSACTION_TYPES
+from train.features import FEATURE_SET_INPUTS, FEATURE_SETS, PaySimFeatures
+
+
+@pytest.fixture(scope="module")
+def session():
+    return make_session(build_feature_model("full").SerializeToString())
+
+
+def onnx_features(session, frame: pd.DataFrame) -> np.ndarray:
+    return session.run(None, onnx_feed(frame, [i.name for i in session.get_inputs()]))[0]
+
+
+def assert_bitwise_equal(actual: np.ndarray, expected: np.ndarray) -> None:
+    assert actual.dtype == np.float32 and expected.dtype == np.float32
+    assert actual.shape == expected.shape
+    # Compare bit patterns: catches -0.0 vs 0.0 and NaN payload-insensitive differences alike.
+    same = (actual.view(np.uint32) == expected.view(np.uint32)) | (
+        np.isnan(actual) & np.isnan(expected)
+    )
+    bad = np.argwhere(~same)
+    assert bad.size == 0, f"{len(bad)} differing cells, first {bad[:5].tolist()}"
+
+
+def test_every_feature_of_every_set_has_an_onnx_definition():
+    for names in FEATURE_SETS.values():
+        assert set(names) <= set(FEATURE_DEFS)
+
+
+def test_graph_inputs_follow_the_contract_order(session):
+    assert [i.name for i in session.get_inputs()] == list(FEATURE_SET_INPUTS["full"])
+    assert session.get_outputs()[0].shape == ["N", len(FEATURE_SETS["full"])]
+
+
+def test_generated_rows_bitwise(session):
+    frame = paysim_like_frame(20_000, seed=3).drop(columns="isFraud")
+    assert set(frame["type"]) == set(TRANSACTION_TYPES)
+    expected = PaySimFeatures().fit(frame).transform(frame)
+    assert_bitwise_equal(onnx_features(session, frame), expected)
+
+
+def test_edge_rows_bitwise(session):
+    frame = edge_frame()
+    values = frame[list(NUMERIC_FIELDS)].to_numpy()
+    # The crafted rows really contain the hard cases.
+    assert np.isnan(values).any() and np.isinf(values).any()
+    assert (values == np.finfo(np.float32).max).any() and (values == 0).any()
+    assert (np.signbit(values) & (values == 0)).any()  # -0.0
+    expected = PaySimFeatures().fit(frame).transform(frame)
+    assert_bitwise_equal(onnx_features(session, frame), expected)
+
+
+def test_float64_inputs_round_like_the_pipeline(session):
+    # The pipeline casts float64 columns to float32 first; onnx_feed must do the same.
+    rng = np.random.default_rng(0)
+    frame = paysim_like_frame(500, seed=1).drop(columns="isFraud")
+    for name in NUMERIC_FIELDS:
+        frame[name] = frame[name].astype(np.float64) + rng.random(len(frame)) / 3
+    expected = PaySimFeatures().fit(frame).transform(frame)
+    assert_bitwise_equal(onnx_features(session, frame), expected)
+
+
+def test_hour_uses_fmod_sign_and_ratio_undefined_for_non_positive_balances(session):
+    frame = pd.DataFrame(
+        {
+            "type": ["CASH_IN", "DEBIT", "PAYMENT"],
+            "step": np.array([-25.0, 743.0, 24.0], dtype=np.float32),
+            "amount": np.array([5.0, 5.0, 5.0], dtype=np.float32),
+            "oldbalanceOrg": np.array([0.0, -2.0, 2.0], dtype=np.float32),
+            **{n: np.zeros(3, dtype=np.float32) for n in NUMERIC_FIELDS[3:]},
+        }
+    )
+    names = list(FEATURE_SETS["full"])
+    got = onnx_features(session, frame)
+    assert got[:, names.index("hour")].tolist() == [-1.0, 23.0, 0.0]
+    assert got[:, names.index("amt_ratio_orig")].tolist() == [-1.0, -1.0, 2.5]
+    assert got[:, names.index("type_DEBIT")].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_unknown_type_gives_all_zero_one_hot(session):
+    # The graph cannot raise; the service must validate `type` (see features_graph docstring).
+    frame = edge_frame().head(1).astype({"type": object})
+    frame.loc[:, "type"] = "BITCOIN"
+    got = onnx_features(session, frame)
+    one_hot = [i for i, n in enumerate(FEATURE_SETS["full"]) if n.startswith("type_")]
+    assert got[0, one_hot].tolist() == [0.0] * len(TRANSACTION_TYPES)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7])
+def test_any_batch_size(session, rows):
+    frame = paysim_like_frame(50, seed=2).drop(columns="isFraud").head(rows)
+    got = onnx_features(session, frame)
+    assert got.shape == (rows, len(FEATURE_SETS["full"]))
+    if rows:
+        assert_bitwise_equal(got, PaySimFeatures().fit(frame).transform(frame))
