@@ -28,7 +28,7 @@ THRESHOLD = 0.3  # not a float32: exercises the rounding of the baked-in thresho
 def exported(tmp_path_factory):
     # No SMOTE and a heavy positive weight: base_score ends far from 0.5.
     out, pipeline = make_artifacts(
-        tmp_path_factory.mktemp("art"), rows=6000, threshold=THRESHOLD, scale_pos_weight=30
+        tmp_path_factory.mktemp("art"), rows=20_000, threshold=THRESHOLD, scale_pos_weight=30
     )
     path = export_model(out)
     return path, pipeline, make_session(str(path))
@@ -69,7 +69,7 @@ def test_metadata_round_trip(exported):
         "precision": 0.8,
         "recall": 0.7,
         "f1": 0.75,
-        "rows": 6000,
+        "rows": 20_000,
     }
     versions = json.loads(meta["versions"])
     assert versions["train"] == {"xgboost": "test", "scikit-learn": "test"}
