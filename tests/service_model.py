@@ -160,6 +160,7 @@ def default_metadata(
 def broken_models(directory: Path) -> dict[str, tuple[Path, str]]:
     """Models the service must refuse, each with a substring its refusal reason contains."""
     d = directory
+    d.mkdir(parents=True, exist_ok=True)
     corrupt = d / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage that is not a protobuf model" * 10)
     truncated = d / "truncated.onnx"
