@@ -1,0 +1,120 @@
+"""fraud-parity: report contents and exit codes 0 (pass), 1 (mismatch), 2 (usage errors)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from convert.export import export_model
+from convert.parity_cli import main
+from convert.testing import make_artifacts, paysim_like_frame, write_paysim_csv
+
+KEYS = {"rows", "max_abs_diff", "mean_abs_diff", "label_flips", "near_threshold", "passed"}
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    out, pipeline = make_artifacts(tmp_path_factory.mktemp("art"), rows=20_000, n_estimators=20)
+    return export_model(out), out / "pipeline.joblib", pipeline
+
+
+def args(model, pipeline, data="synthetic:3000", *extra):
+    return ["--model", str(model), "--pipeline", str(pipeline), "--data", data, *extra]
+
+
+def tampered(model_path, tmp_path, edit) -> str:
+    model = onnx.load(model_path)
+    edit(model)
+    out = tmp_path / "tampered.onnx"
+    onnx.save(model, out)
+    return str(out)
+
+
+def test_pass_exit_0_with_json(artifacts, tmp_path, capsys):
+    model, pipeline, _ = artifacts
+    out = tmp_path / "parity.json"
+    code = main(
+        args(
+            model,
+            pipeline,
+            "synthetic:5000",
+            "--seed",
+            "3",
+            "--json",
+            str(out),
+            "--batch-size",
+            "999",
+        )
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(out.read_text())
+    assert set(report) >= KEYS
+    assert report["rows"] == 5000 and report["passed"] is True
+    assert report["max_abs_diff"] <= 1e-6 and report["label_flips"] == 0
+    assert len(report["worst"]) == 10 and report["worst"][0]["abs_diff"] == report["max_abs_diff"]
+    assert "PASSED" in captured.out and "scored 5,000/5,000 rows" in captured.err
+
+
+def test_file_source_and_rows_limit(artifacts, tmp_path, capsys):
+    model, pipeline, _ = artifacts
+    csv = write_paysim_csv(tmp_path / "rows.csv", paysim_like_frame(3000, seed=2))
+    assert main(args(model, pipeline, str(csv), "--rows", "1k")) == 0
+    assert "rows compared        1,000" in capsys.readouterr().out
+
+
+def test_tampered_leaf_exits_1(artifacts, tmp_path, capsys):
+    model, pipeline, _ = artifacts
+
+    def shift_first_tree(m):
+        (node,) = [n for n in m.graph.node if n.op_type == "TreeEnsembleClassifier"]
+        attr = next(a for a in node.attribute if a.name == "class_weights")
+        treeids = next(a for a in node.attribute if a.name == "class_treeids").ints
+        attr.floats[:] = [
+            w + 0.01 if t == 0 else w for w, t in zip(attr.floats, treeids, strict=True)
+        ]
+
+    assert main(args(tampered(model, tmp_path, shift_first_tree), pipeline)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out
+
+
+def test_tampered_threshold_exits_1_on_label_flips(artifacts, tmp_path, capsys):
+    model, pipeline, fitted = artifacts
+    probs = fitted.predict_proba(paysim_like_frame(3000, seed=0))[:, 1]
+    middle = float(np.median(probs))  # half the rows now flip, probabilities unchanged
+
+    def move_threshold(m):
+        (init,) = [i for i in m.graph.initializer if i.name.startswith("threshold")]
+        init.CopyFrom(numpy_helper.from_array(np.array(middle, dtype=np.float32), init.name))
+
+    out = tmp_path / "flips.json"
+    bad = tampered(model, tmp_path, move_threshold)
+    code = main(args(bad, pipeline, "synthetic:3000", "--json", str(out)))
+    assert code == 1
+    report = json.loads(out.read_text())
+    assert report["max_abs_diff"] <= 1e-6 and report["label_flips"] > 100
+    assert report["passed"] is False and report["flips"]
+    capsys.readouterr()
+
+
+def test_usage_errors_exit_2(artifacts, tmp_path, capsys):
+    model, pipeline, _ = artifacts
+    assert main(args(tmp_path / "none.onnx", pipeline)) == 2
+    assert "model file not found" in capsys.readouterr().err
+    assert main(args(model, tmp_path / "none.joblib")) == 2
+    assert "pipeline file not found" in capsys.readouterr().err
+    assert main(args(model, pipeline, str(tmp_path / "nope.csv"))) == 2
+    assert "bad data source" in capsys.readouterr().err
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    assert main(args(tmp_path / "bad.onnx", pipeline)) == 2
+    assert "cannot load ONNX model" in capsys.readouterr().err
+    for extra in (["--rows", "0"], ["--atol", "-1"], []):
+        with pytest.raises(SystemExit) as exc:
+            main(args(model, pipeline, "synthetic:100", *extra) if extra else ["--model", "x"])
+        assert exc.value.code == 2
+    capsys.readouterr()
