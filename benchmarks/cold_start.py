@@ -1,0 +1,176 @@
+"""Cold start: fresh processes importing each side's Lambda entry module and answering one event.
+
+``python -m benchmarks.cold_start --runs N`` starts, for each side and each run, a new Python
+process that imports the Lambda entry module (model on local disk) and answers one API Gateway
+HTTP API v2 event (see benchmarks/cold_probe.py). The wall time from process start to the answer
+is what Lambda bills as init plus the first invoke. Sides alternate run by run so background load
+hits both alike; one unrecorded run per side first fills the OS file cache and ``.pyc`` files.
+Also: a ``python -X importtime`` breakdown per side and, when the deployment tooling is present,
+fraudlite under AWS's Lambda Runtime Interface Emulator. Writes cold_start.json and cold_start.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cold_probe import ENTRY_MODULES, MARKER
+from benchmarks.common import (
+    DEFAULT_ARTIFACTS,
+    DEFAULT_RESULTS,
+    PROJECT_ROOT,
+    BenchmarkError,
+    progress,
+    ratio,
+    require,
+    run_metadata,
+    write_json,
+)
+from benchmarks.importtime import measure
+from benchmarks.payloads import single_body
+
+SIDES = ("fraudlite", "baseline")
+#: The transaction both sides score (the issue's example), each in its own request shape.
+EXAMPLE = {
+    "type": "TRANSFER",
+    "step": 1,
+    "amount": 181.0,
+    "oldbalanceOrg": 181.0,
+    "newbalanceOrig": 0.0,
+    "oldbalanceDest": 0.0,
+    "newbalanceDest": 0.0,
+}
+
+
+def side_env(side: str, artifacts: Path) -> dict[str, str]:
+    """Environment of the side's Lambda function with the model on local disk."""
+    if side == "fraudlite":
+        model = require(artifacts / "model.onnx", "run fraud-convert on the artifacts first")
+        return {"FRAUD_MODEL_URI": str(model)}
+    return {"MODEL_PATH": str(require(artifacts / "pipeline.joblib", "run fraud-train first"))}
+
+
+def one_cold_start(side: str, env: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
+    """Start a fresh interpreter, wait for its answer line; wall seconds plus its own timings."""
+    body = json.dumps(single_body(EXAMPLE, side))
+    command = [sys.executable, "-m", "benchmarks.cold_probe", side, body]
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env={**os.environ, **env},
+            cwd=PROJECT_ROOT,
+            text=True,
+        )
+        result = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith(MARKER):
+                result = {
+                    "wall_s": time.perf_counter() - started,
+                    **json.loads(line[len(MARKER) :]),
+                }
+                break
+        process.stdout.close()
+        code = process.wait(timeout=timeout)
+        result_ok = result is not None and result["status"] == 200 and code == 0
+        if not result_ok:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace")[-2000:]
+            raise BenchmarkError(f"{side} cold start failed (exit {code}, {result}):\n{message}")
+    return result
+
+
+def describe(values: list[float]) -> dict[str, float]:
+    """Median, spread (min, max, quartiles, standard deviation) of a series of seconds."""
+    quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "q1": quartiles[0],
+        "q3": quartiles[2],
+        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
+
+
+def run(artifacts: Path, out: Path, runs: int, rie: bool = True) -> dict[str, Any]:
+    """Measure both sides ``runs`` times each; write cold_start.json and cold_start.png."""
+    from benchmarks.plots import plot_cold_start
+
+    envs = {side: side_env(side, artifacts) for side in SIDES}
+    samples: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+    for side in SIDES:
+        progress("cold_start", f"{side}: unrecorded first run (file cache, .pyc)")
+        one_cold_start(side, envs[side])
+    for index in range(runs):
+        for side in SIDES:
+            sample = one_cold_start(side, envs[side])
+            samples[side].append(sample)
+            progress("cold_start", f"run {index + 1}/{runs} {side}: {sample['wall_s']:.2f}s")
+    sides: dict[str, Any] = {}
+    for side in SIDES:
+        progress("cold_start", f"{side}: python -X importtime")
+        wall = [s["wall_s"] for s in samples[side]]
+        sides[side] = {
+            "entry_module": ENTRY_MODULES[side],
+            "runs": runs,
+            "wall_s": wall,
+            "wall": describe(wall),
+            "import_s_median": statistics.median(s["import_s"] for s in samples[side]),
+            "first_invoke_s_median": statistics.median(s["invoke_s"] for s in samples[side]),
+            "probability_fraud": samples[side][0]["probability_fraud"],
+            "import_breakdown": measure(ENTRY_MODULES[side], envs[side]),
+        }
+    report: dict[str, Any] = {
+        **run_metadata(),
+        "sides": sides,
+        "ratio": ratio(sides["baseline"]["wall"]["median"], sides["fraudlite"]["wall"]["median"]),
+    }
+    if rie:
+        from benchmarks.rie import rie_cold_start
+
+        report["rie"] = rie_cold_start(artifacts, runs=max(1, min(runs, 5)))
+    write_json(out / "cold_start.json", report)
+    plot_cold_start(report, out / "cold_start.png")
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command line of ``python -m benchmarks.cold_start``."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
+    p.add_argument("--runs", type=int, default=10, help="cold starts per side")
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--no-rie", action="store_true", help="skip the Lambda emulator measurement")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the cold-start benchmark; exit 2 when it cannot run."""
+    args = build_parser().parse_args(argv)
+    if args.runs < 1:
+        print("error: --runs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = run(args.artifacts, args.out, args.runs, rie=not args.no_rie)
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    medians = {side: report["sides"][side]["wall"]["median"] for side in SIDES}
+    print(json.dumps({"median_wall_s": medians, "ratio": report["ratio"]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
