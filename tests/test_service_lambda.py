@@ -1,0 +1,329 @@
+"""The Lambda handler with API Gateway REST (payload 1.0) and HTTP API (payload 2.0) events.
+
+Events follow the structures documented by AWS ("Create AWS Lambda proxy integrations for HTTP
+APIs" and "Lambda proxy integrations in API Gateway": input format). For REST APIs called on the
+execute-api domain, ``path`` omits the stage while ``requestContext.path`` includes it; behind a
+custom domain with a base path mapping, ``path`` carries the mapping. For HTTP APIs, ``rawPath``
+and ``requestContext.http.path`` include a named stage.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_model import build_model
+from starlette.testclient import TestClient
+
+from service.app import create_app
+from service.lambda_app import build_handler
+from service.model import load_model
+from service.settings import Settings
+
+TX = {
+    "type": "TRANSFER",
+    "step": 1,
+    "amount": 181.0,
+    "oldbalanceOrg": 181.0,
+    "newbalanceOrig": 0.0,
+    "oldbalanceDest": 0.0,
+    "newbalanceDest": 0.0,
+    "transaction_id": "tx-42",
+}
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of the Python runtime's context object that Mangum and the app read."""
+
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    function_name: str = "fraudlite"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:fraudlite"
+    memory_limit_in_mb: int = 512
+    log_group_name: str = "/aws/lambda/fraudlite"
+    log_stream_name: str = "2024/01/01/[$LATEST]abcdef"
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 3000
+
+
+def http_api_event(
+    method: str, path: str, body: Any = None, *, stage: str = "$default", b64: bool = False
+) -> dict[str, Any]:
+    """HTTP API payload format 2.0; a named stage prefixes the path."""
+    full_path = path if stage == "$default" else f"/{stage}{path}"
+    text = None if body is None else json.dumps(body)
+    headers = {
+        "accept": "*/*",
+        "content-length": str(len(text or "")),
+        "content-type": "application/json",
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "curl/8.5.0",
+        "x-amzn-trace-id": "Root=1-5e9f0c65-1de4d666d4dd26aced652b6c",
+        "x-forwarded-for": "192.0.2.1",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": full_path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": full_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": stage,
+            "time": "12/Mar/2024:19:03:58 +0000",
+            "timeEpoch": 1710270238390,
+        },
+        "isBase64Encoded": b64,
+    }
+    if text is not None:
+        event["body"] = base64.b64encode(text.encode()).decode() if b64 else text
+    return event
+
+
+def rest_api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    stage: str = "prod",
+    mapped_path: str | None = None,
+    b64: bool = False,
+    content_type: str = "application/json",
+) -> dict[str, Any]:
+    """REST API proxy integration input (payload 1.0) for ``ANY /{proxy+}``.
+
+    ``mapped_path`` is the top-level ``path`` behind a custom domain base path mapping;
+    otherwise the request came through the execute-api domain and ``path`` has no stage.
+    """
+    text = None if body is None else json.dumps(body)
+    headers = {
+        "Accept": "*/*",
+        "Content-Type": content_type,
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "python-requests/2.31.0",
+        "X-Amzn-Trace-Id": "Root=1-65f0c1de-2d3c4b5a6978",
+        "X-Forwarded-For": "192.0.2.1",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    event: dict[str, Any] = {
+        "resource": "/{proxy+}",
+        "path": mapped_path or path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "extendedRequestId": "UQ2kSFzvoAMFWYQ=",
+            "httpMethod": method,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "sourceIp": "192.0.2.1",
+                "user": None,
+                "userAgent": "python-requests/2.31.0",
+                "userArn": None,
+            },
+            "path": f"/{stage}{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": "e8a7d4c5-1f2b-4a3c-9d8e-7f6a5b4c3d2e",
+            "requestTime": "12/Mar/2024:19:03:58 +0000",
+            "requestTimeEpoch": 1710270238390,
+            "resourceId": "xyz789",
+            "resourcePath": "/{proxy+}",
+            "stage": stage,
+        },
+        "body": None,
+        "isBase64Encoded": b64,
+    }
+    if text is not None:
+        event["body"] = base64.b64encode(text.encode()).decode() if b64 else text
+    return event
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model(tmp_path_factory.mktemp("lambda") / "model.onnx")
+
+
+@pytest.fixture(scope="module")
+def handler(model_path: Path) -> Any:
+    env = {"FRAUD_MODEL_URI": str(model_path), "FRAUD_API_BASE_PATH": "/prod"}
+    return build_handler(env, setup_logging=False)
+
+
+@pytest.fixture(scope="module")
+def local_answer(model_path: Path) -> dict[str, Any]:
+    """What the local server answers for TX (the Lambda must answer the same)."""
+    settings = Settings(model_uri=str(model_path))
+    return TestClient(create_app(settings, load_model(settings))).post("/predict", json=TX).json()
+
+
+def _body(response: dict[str, Any]) -> Any:
+    assert response["isBase64Encoded"] is False
+    return json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(http_api_event("POST", "/predict", TX), id="v2-default-stage"),
+        pytest.param(http_api_event("POST", "/predict", TX, b64=True), id="v2-base64"),
+        pytest.param(http_api_event("POST", "/predict", TX, stage="prod"), id="v2-prod-stage"),
+        pytest.param(rest_api_event("POST", "/predict", TX), id="v1-execute-api"),
+        pytest.param(rest_api_event("POST", "/predict", TX, b64=True), id="v1-base64"),
+        pytest.param(
+            rest_api_event("POST", "/predict", TX, mapped_path="/prod/predict"),
+            id="v1-custom-domain-base-path",
+        ),
+    ],
+)
+def test_predict_through_api_gateway_matches_local_server(
+    handler: Any, local_answer: dict[str, Any], event: dict[str, Any]
+) -> None:
+    response = handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "application/json"
+    assert _body(response) == local_answer
+    assert local_answer["transaction_id"] == "tx-42"
+
+
+def test_v1_response_has_the_rest_api_shape(handler: Any) -> None:
+    response = handler(rest_api_event("GET", "/health"), FakeLambdaContext())
+    assert set(response) == {
+        "statusCode",
+        "headers",
+        "multiValueHeaders",
+        "body",
+        "isBase64Encoded",
+    }
+    assert _body(response)["status"] == "ok"
+
+
+def test_v2_batch_and_health(handler: Any) -> None:
+    batch = handler(
+        http_api_event("POST", "/predict", {"transactions": [TX, TX]}), FakeLambdaContext()
+    )
+    assert batch["statusCode"] == 200
+    assert len(_body(batch)["predictions"]) == 2
+    health = handler(http_api_event("GET", "/health", stage="prod"), FakeLambdaContext())
+    assert health["statusCode"] == 200
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_client_mistakes_through_lambda_are_json_4xx(handler: Any, version: str) -> None:
+    def event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+        if version == "v1":
+            return rest_api_event(method, path, body)
+        return http_api_event(method, path, body)
+
+    bad = handler(event("POST", "/predict", {**TX, "amount": -1}), FakeLambdaContext())
+    assert bad["statusCode"] == 422
+    assert _body(bad)["details"] == [{"field": "amount", "problem": "must not be negative, got -1"}]
+    missing = handler(event("GET", "/nope"), FakeLambdaContext())
+    assert missing["statusCode"] == 404 and "error" in _body(missing)
+    if version == "v1":
+        wrong_type = rest_api_event("POST", "/predict", TX, content_type="text/plain")
+        assert handler(wrong_type, FakeLambdaContext())["statusCode"] == 415
+
+
+def test_request_ids_come_from_api_gateway_and_lambda(
+    handler: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = FakeLambdaContext(aws_request_id="lambda-req-1")
+    with caplog.at_level(logging.INFO, logger="fraudlite.request"):
+        response = handler(http_api_event("POST", "/predict", TX), context)
+    assert response["headers"]["x-request-id"] == "JKJaXmPLvHcESHA="
+    (line,) = [r.fields for r in caplog.records if r.name == "fraudlite.request"]
+    assert line["request_id"] == "JKJaXmPLvHcESHA="
+    assert line["lambda_request_id"] == "lambda-req-1"
+    assert line["route"] == "/predict" and line["batch_size"] == 1
+
+
+def test_model_failure_at_init_is_served_as_503(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not onnx")
+    handler = build_handler({"FRAUD_MODEL_URI": str(corrupt)}, setup_logging=False)
+    response = handler(http_api_event("POST", "/predict", TX), FakeLambdaContext())
+    assert response["statusCode"] == 503
+    assert "not a loadable ONNX model" in _body(response)["error"]
+
+
+def test_invalid_configuration_is_served_as_503() -> None:
+    handler = build_handler({"FRAUD_MAX_BATCH": "lots"}, setup_logging=False)
+    response = handler(http_api_event("GET", "/health"), FakeLambdaContext())
+    assert response["statusCode"] == 503
+    assert "invalid configuration: FRAUD_MAX_BATCH" in _body(response)["error"]
+
+
+_FRESH_IMPORT = r"""
+import json, sys
+import service.lambda_handler as entry
+event = json.loads(sys.stdin.read())
+class Context:
+    aws_request_id = "fresh-1"
+response = entry.handler(event, Context())
+print(json.dumps({"modules": sorted(sys.modules), "response": response}))
+"""
+
+
+def test_fresh_interpreter_import_loads_only_the_runtime_dependencies(model_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "FRAUD_MODEL_URI": str(model_path),
+        "FRAUD_LOG_LEVEL": "WARNING",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_IMPORT],
+        input=json.dumps(http_api_event("POST", "/predict", TX)),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["response"]["statusCode"] == 200
+    assert json.loads(out["response"]["body"])["transaction_id"] == "tx-42"
+    top_level = {name.split(".")[0] for name in out["modules"]}
+    forbidden = {"xgboost", "sklearn", "imblearn", "pandas", "train", "convert", "onnx", "boto3"}
+    assert top_level & forbidden == set()
+    assert {"onnxruntime", "numpy", "starlette", "msgspec", "mangum"} <= top_level
