@@ -92,9 +92,12 @@ def _fetch_s3(uri: str, settings: Settings) -> tuple[bytes, bool]:
             return data, True
 
     import boto3  # only S3 models pay for boto3's import
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+    # Bounded waits: Lambda's init phase is short, and a hung fetch must end as a clear 503.
+    config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3})
+    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
     request: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if cached_etag is not None:
         request["IfNoneMatch"] = cached_etag
