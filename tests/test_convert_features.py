@@ -105,3 +105,17 @@ def test_any_batch_size(session, rows):
     assert got.shape == (rows, len(FEATURE_SETS["full"]))
     if rows:
         assert_bitwise_equal(got, PaySimFeatures().fit(frame).transform(frame))
+
+
+def test_any_feature_order_uses_the_per_feature_definitions():
+    # A reordered set breaks the one-hot run apart: each type column comes from FEATURE_DEFS.
+    names = tuple(reversed(FEATURE_SETS["full"]))
+    session = make_session(build_feature_model("full", names).SerializeToString())
+    frame = edge_frame()
+    expected = PaySimFeatures().fit(frame).transform(frame)[:, ::-1].copy()
+    assert_bitwise_equal(onnx_features(session, frame), expected)
+
+
+def test_unknown_feature_names_are_refused():
+    with pytest.raises(ValueError, match="no ONNX definition"):
+        build_feature_model("full", ("amount", "velocity_24h"))
