@@ -14,6 +14,8 @@ problem raises :class:`DataError` with a message naming the source, the column a
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import re
 import sys
@@ -83,9 +85,26 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _csv_header(path: Path, origin: str) -> list[str]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="", errors="replace") as handle:
+            return next(csv.reader([handle.readline()]), [])
+    except (OSError, EOFError) as error:
+        raise DataError(f"{origin}: not a readable CSV file: {error}") from None
+
+
 def _read_csv(path: Path, origin: str) -> pa.Table:
     if path.stat().st_size == 0:
         raise DataError(f"{origin} is empty (0 bytes)")
+    # Check the header first: a wrong header is the likeliest problem and the clearest to report.
+    header = _csv_header(path, origin)
+    missing = [name for name in PAYSIM_COLUMNS if name not in header]
+    if missing:
+        raise DataError(
+            f"{origin}: missing column(s) {', '.join(missing)}; "
+            f"a PaySim file has the columns {', '.join(PAYSIM_COLUMNS)}"
+        )
     try:
         return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=_CSV_TYPES))
     except (pa.ArrowInvalid, OSError, EOFError):
@@ -133,9 +152,13 @@ def _load_hf(name: str) -> tuple[pa.Table, str]:
             f"{origin}: reading Hugging Face datasets needs the optional 'datasets' package: "
             "pip install 'fraudlite[hf]'"
         ) from None
+    local = Path(name).expanduser()
+    if name.startswith(("/", "./", "../", "~")) and not local.is_dir():
+        # Looks like a path: never let a typo turn into a download attempt from the hub.
+        raise DataError(f"{origin}: no such directory (a save_to_disk directory was expected)")
     try:
-        if Path(name).is_dir():
-            loaded = datasets.load_from_disk(name)
+        if local.is_dir():
+            loaded = datasets.load_from_disk(str(local))
         else:
             loaded = datasets.load_dataset(name, split="train")
     except Exception as error:  # datasets raises many types: report any as a data problem.

@@ -158,11 +158,12 @@ def _types(col: pa.ChunkedArray, origin: str) -> pd.Categorical:
 def _names(col: pa.ChunkedArray, name: str, origin: str) -> pd.Series:
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         col = pc.cast(col, pa.string())
-    if col.null_count:
-        missing = pc.is_null(col).to_numpy(zero_copy_only=False)
+    missing = pc.fill_null(pc.equal(pc.utf8_length(col), 0), True)
+    if pc.any(missing).as_py():
+        flags = missing.to_numpy(zero_copy_only=False)
         raise DataError(
-            f"{origin}: column {name!r} has {col.null_count} missing value(s) "
-            f"(first at row {_first_row(missing)})"
+            f"{origin}: column {name!r} has {int(flags.sum())} missing value(s) "
+            f"(first at row {_first_row(flags)})"
         )
     return col.to_pandas()
 
