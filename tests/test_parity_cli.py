@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -117,4 +118,18 @@ def test_usage_errors_exit_2(artifacts, tmp_path, capsys):
         with pytest.raises(SystemExit) as exc:
             main(args(model, pipeline, "synthetic:100", *extra) if extra else ["--model", "x"])
         assert exc.value.code == 2
+    capsys.readouterr()
+
+
+REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/data/paysim_real_sample.csv.gz"
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not REAL_SAMPLE.is_file(), reason=f"real PaySim sample absent: {REAL_SAMPLE}")
+def test_parity_on_real_paysim_rows(artifacts, tmp_path, capsys):
+    model, pipeline, _ = artifacts
+    out = tmp_path / "real.json"
+    assert main(args(model, pipeline, str(REAL_SAMPLE), "--rows", "30k", "--json", str(out))) == 0
+    report = json.loads(out.read_text())
+    assert report["rows"] == 30_000 and report["max_abs_diff"] <= 1e-6
     capsys.readouterr()
