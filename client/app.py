@@ -42,10 +42,13 @@ def sidebar() -> str:
 
 def main() -> None:
     """Lay out the page: sidebar, then one tab per task."""
-    st.set_page_config(page_title="fraudlite client", page_icon="🛡️", layout="wide")
+    st.set_page_config(page_title="fraudlite client", page_icon=":material/shield:", layout="wide")
     base_url = sidebar()
     st.title("fraudlite: fraud scoring")
-    single, files, card = st.tabs(["Single transaction", "Batch scoring", "Model card"])
+    names = {"single": "Single transaction", "batch": "Batch scoring", "model": "Model card"}
+    # ``?tab=batch`` or ``?tab=model`` opens that tab (links, screenshots).
+    default = names.get(str(st.query_params.get("tab", "single")), names["single"])
+    single, files, card = st.tabs(list(names.values()), default=default)
     with single:
         page_single.render(base_url)
     with files:

@@ -22,6 +22,7 @@ RESULT_KEY = "single_result"
 ERROR_KEY = "single_error"
 NOTE_KEY = "single_note"
 _SCORE_NOW = "single_score_now"
+_LINK_DONE = "single_link_preset_done"
 
 
 def _key(name: str) -> str:
@@ -33,6 +34,18 @@ def _fill(preset: Preset) -> None:
     for name, value in preset.values.items():
         st.session_state[_key(name)] = value
     st.session_state[_SCORE_NOW] = True
+
+
+def _preset_from_link() -> None:
+    """``?preset=fraud`` in the URL fills and scores that preset once per session (shareable
+    links, and the README screenshot)."""
+    wanted = st.query_params.get("preset")
+    if wanted is None or st.session_state.get(_LINK_DONE):
+        return
+    st.session_state[_LINK_DONE] = True
+    for preset in PRESETS:
+        if preset.key == wanted:
+            _fill(preset)
 
 
 def _form_values() -> dict[str, Any]:
@@ -67,6 +80,7 @@ def render(base_url: str) -> None:
     """Draw the page; scores when the form is submitted or a preset button is pressed."""
     for name, value in PRESETS[0].values.items():
         st.session_state.setdefault(_key(name), value)
+    _preset_from_link()
     st.subheader("Score one transaction")
     st.caption(
         "Start from a preset or enter the raw PaySim fields; amounts in the file's currency."
@@ -74,7 +88,7 @@ def render(base_url: str) -> None:
     for column, preset in zip(st.columns(len(PRESETS)), PRESETS, strict=True):
         column.button(
             f"Preset: {preset.name}",
-            key=f"preset_{preset.name}",
+            key=f"preset_{preset.key}",
             help=preset.description,
             on_click=_fill,
             args=(preset,),
@@ -113,18 +127,26 @@ def render(base_url: str) -> None:
 def _show_result(result: SingleResult) -> None:
     prediction = result.prediction
     probability = prediction.probability
-    st.divider()
     if prediction.is_fraud:
-        st.error(f"🚩 **Flagged as fraud**: probability {probability:.2%} ≥ threshold")
+        st.error(
+            f"**Flagged as fraud**: probability {probability:.2%} ≥ threshold",
+            icon=":material/flag:",
+        )
     else:
-        st.success(f"✅ **Not flagged**: probability {probability:.2%} < threshold")
-    cols = st.columns(4)
+        st.success(
+            f"**Not flagged**: probability {probability:.2%} < threshold",
+            icon=":material/check_circle:",
+        )
+    cols = st.columns(3)
     cols[0].metric("Fraud probability", f"{probability * 100:.2f} %")
     cols[1].metric("Threshold", f"{prediction.threshold * 100:.2f} %")
-    cols[2].metric("Model version", prediction.model_version)
-    cols[3].metric("Round trip", f"{result.roundtrip_ms:.1f} ms")
+    cols[2].metric("Round trip", f"{result.roundtrip_ms:.1f} ms")
     st.altair_chart(charts.probability_bar(probability, prediction.threshold), width="stretch")
-    st.caption(f"probability_fraud = {probability!r}, threshold = {prediction.threshold!r}")
+    # The exact values too: the metric rounds, and the version does not fit in a metric.
+    st.caption(
+        f"model version `{prediction.model_version}` · probability_fraud = {probability!r} · "
+        f"threshold = {prediction.threshold!r}"
+    )
     if NOTE_KEY in st.session_state:
         st.info(st.session_state[NOTE_KEY])
     if prediction.explanation is not None and prediction.explanation.features:

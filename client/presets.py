@@ -47,8 +47,9 @@ TRANSACTION_FIELDS: Final[tuple[str, ...]] = ("type", *(f.name for f in NUMERIC_
 
 @dataclass(frozen=True)
 class Preset:
-    """A named example transaction for the form."""
+    """A named example transaction for the form; ``key`` names it in a link (``?preset=key``)."""
 
+    key: str
     name: str
     description: str
     values: dict[str, Any]
@@ -56,6 +57,7 @@ class Preset:
 
 #: A small PAYMENT to a merchant: the sender keeps most of the balance.
 LEGITIMATE: Final = Preset(
+    "legitimate",
     "Legitimate payment",
     "A small PAYMENT from a well-funded account to a merchant.",
     {
@@ -72,6 +74,7 @@ LEGITIMATE: Final = Preset(
 #: The classic PaySim fraud: a TRANSFER that empties the sender's account into an empty account
 #: whose recorded balances do not move.
 FRAUD: Final = Preset(
+    "fraud",
     "Fraud pattern",
     "A TRANSFER that empties the sender's account into a fresh account.",
     {
