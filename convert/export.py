@@ -31,22 +31,27 @@ MODEL_FILE = "model.onnx"
 VERIFY_ATOL = 1e-6
 
 
+def add_head(builder: GraphBuilder, probabilities: str, threshold: float) -> None:
+    """Outputs from the trees' [N, 2] probabilities: ``probability`` [N] and ``label`` [N]."""
+    # Column 1 is P(fraud); a scalar index gives a [N] tensor.
+    positive = builder.op(
+        "Gather", [probabilities, builder.const("fraud_column", 1, np.int64)], axis=1
+    )
+    cut = builder.const("threshold", threshold_float32(threshold), np.float32)
+    label = builder.op(
+        "Cast", [builder.op("GreaterOrEqual", [positive, cut])], to=TensorProto.INT64
+    )
+    builder.output(positive, OUTPUT_PROBABILITY, TensorProto.FLOAT, ["N"])
+    builder.output(label, OUTPUT_LABEL, TensorProto.INT64, ["N"])
+
+
 def build_graph(artifacts: Artifacts) -> onnx.ModelProto:
     """The whole inference graph (no metadata): raw inputs -> probability, label."""
     builder = GraphBuilder(f"fraudlite_{artifacts.feature_set}")
     features = build_features(builder, artifacts.feature_set)
     trees = convert_trees(artifacts.model, len(artifacts.feature_names))
     tree_outputs = builder.embed(trees, {TREE_INPUT: features}, prefix="xgb/")
-    probabilities = tree_outputs[TREE_PROBABILITIES]
-    # Column 1 of the [N, 2] output is P(fraud); a scalar index gives a [N] tensor.
-    positive = builder.op(
-        "Gather", [probabilities, builder.const("fraud_column", 1, np.int64)], axis=1
-    )
-    threshold = builder.const("threshold", threshold_float32(artifacts.threshold), np.float32)
-    flagged = builder.op("GreaterOrEqual", [positive, threshold])
-    label = builder.op("Cast", [flagged], to=TensorProto.INT64)
-    builder.output(positive, OUTPUT_PROBABILITY, TensorProto.FLOAT, ["N"])
-    builder.output(label, OUTPUT_LABEL, TensorProto.INT64, ["N"])
+    add_head(builder, tree_outputs[TREE_PROBABILITIES], artifacts.threshold)
     return builder.model("fraudlite.convert", export_versions()["fraudlite"] or "0")
 
 

@@ -25,16 +25,14 @@ XGBOOST_PACKAGES = ("xgboost-cpu", "xgboost")
 
 
 def threshold_float32(threshold: float) -> np.float32:
-    """The smallest float32 >= ``threshold``.
+    """The threshold as the graph compares it: the float32 nearest to the trained threshold.
 
-    For a float32 probability p, ``p >= threshold`` (compared in float64, as the pipeline's
-    decision is) holds exactly when ``p >= threshold_float32(threshold)``; rounding the
-    threshold to the nearest float32 instead could flip rows lying between the two.
+    This is what ``proba >= threshold`` does in numpy 2 for a float32 ``proba`` and a Python
+    float (NEP 50: the float is cast to float32), i.e. train.evaluate's decision and the
+    service's check. Trained thresholds come from precision_recall_curve on float32
+    probabilities, so they are float32 values and the cast is exact in practice.
     """
-    value = np.float32(threshold)
-    if float(value) < threshold:
-        value = np.nextafter(value, np.float32(np.inf))
-    return value
+    return np.float32(threshold)
 
 
 def model_version(model: onnx.ModelProto) -> str:

@@ -137,7 +137,8 @@ def check_parity(
     diff = np.abs(p_onnx.astype(np.float64) - p_pipe.astype(np.float64))
     diff[np.isnan(p_onnx) != np.isnan(p_pipe)] = np.inf  # NaN on one side only is a mismatch
     diff[np.isnan(p_onnx) & np.isnan(p_pipe)] = 0.0
-    l_pipe = (p_pipe >= threshold).astype(np.int64)  # float32 vs float64, as a caller would
+    # The pipeline's decision as train.evaluate makes it: float32 proba >= float32 threshold.
+    l_pipe = (p_pipe >= np.float32(threshold)).astype(np.int64)
     near = np.abs(p_pipe.astype(np.float64) - threshold) <= atol
     flipped = l_pipe != l_onnx
     label_flips = int(np.count_nonzero(flipped & ~near))

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from convert import ML_OPSET, ONNX_OPSET
 from convert.artifacts import load_artifacts
 from convert.edge_rows import edge_frame
 from convert.errors import ArtifactsError, UnsupportedModelError
-from convert.export import build_graph, build_model, export_model
-from convert.metadata import threshold_float32
+from convert.export import add_head, build_graph, build_model, export_model
+from convert.graph import GraphBuilder
 from convert.parity import check_parity, make_session, onnx_feed
 from convert.testing import fit_pipeline, make_artifacts, paysim_like_frame, write_artifacts
 from service.schema import MODEL_FORMAT, MODEL_INPUTS, TRANSACTION_TYPES, input_schema_json
@@ -133,11 +134,27 @@ def test_batch_of_one_and_batch_of_many_agree_with_the_pipeline(exported):
         assert l1[0] == (expected[i] >= THRESHOLD)
 
 
-def test_threshold_float32_is_the_smallest_float32_not_below():
-    for t in (0.3, 0.1, 0.5, 0.0, 1.0, 0.123456789, float(np.float32(0.7))):
-        t32 = threshold_float32(t)
-        assert float(t32) >= t
-        assert float(np.nextafter(t32, np.float32(-1))) < t
+@pytest.mark.parametrize("threshold", [0.7, 0.3, 0.5, 0.0, 1.0, 0.99766749])
+def test_label_matches_numpy_decision_around_the_threshold(threshold):
+    # numpy 2 compares a float32 array with a Python float in float32 (NEP 50), as
+    # train.evaluate and the service do; the graph's label must agree on every side of it,
+    # including between float32(t) and t when t is not a float32 (0.7, 0.3).
+    builder = GraphBuilder("head")
+    probabilities = builder.input("probabilities", TensorProto.FLOAT)
+    add_head(builder, probabilities, threshold)
+    # The head expects [N, 2]; declare it so.
+    builder.inputs["probabilities"] = helper.make_tensor_value_info(
+        "probabilities", TensorProto.FLOAT, ["N", 2]
+    )
+    session = make_session(builder.model("test", "0").SerializeToString())
+    t32 = np.float32(threshold)
+    ps = np.array(
+        [t32, np.nextafter(t32, np.float32(0)), np.nextafter(t32, np.float32(1)), 0, 1, 0.5],
+        dtype=np.float32,
+    )
+    prob, label = session.run(None, {"probabilities": np.stack([1 - ps, ps], axis=1)})
+    assert prob.tolist() == ps.tolist()
+    assert label.tolist() == (ps >= threshold).astype(np.int64).tolist()
 
 
 def test_label_is_probability_at_or_above_threshold(exported, tmp_path):
