@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -10,7 +12,7 @@ from starlette.responses import Response
 
 from service.errors import Detail, MethodNotAllowed, NotFound, ServiceError
 from service.http import json_response
-from service.logging import RequestLogMiddleware, request_log
+from service.logging import REQUEST_LOGGER, RequestLogMiddleware, request_log
 from service.model import LoadedModel, ModelLoadFailure
 from service.openapi import docs_routes
 from service.routes import api_routes
@@ -39,6 +41,9 @@ def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Sta
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     request_log(request).error_fields.extend(d.field for d in exc.details)
+    if exc.status == 500:
+        # A typed internal error is still a bug in the service or the model: keep its reason.
+        logging.getLogger(REQUEST_LOGGER).error("internal error: %s", exc.message)
     return json_response(exc.body(), status_code=exc.status, headers=exc.headers)
 
 

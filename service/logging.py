@@ -79,6 +79,8 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+    # Mangum logs its own line per invocation; ours already covers it.
+    logging.getLogger("mangum").setLevel(max(logging.WARNING, logger.level))
 
 
 def find_request_ids(scope: Scope) -> tuple[str, str | None]:

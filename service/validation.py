@@ -72,6 +72,8 @@ def decode_json(body: bytes) -> Any:
         raise MalformedJSON("malformed JSON: the request body is empty")
     try:
         return msgspec.json.decode(body)
+    except RecursionError:
+        raise MalformedJSON("malformed JSON: nested too deeply") from None
     except msgspec.DecodeError as exc:
         try:
             # JSON has no NaN/Infinity and 1e999 overflows; the stdlib parser accepts both, so

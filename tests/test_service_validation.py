@@ -208,7 +208,9 @@ def test_top_level_must_be_an_object(body: Any) -> None:
     assert "expected a JSON object" in problems(body)["body"]
 
 
-@pytest.mark.parametrize("raw", [b"", b"   ", b"{", b'{"a": tru}', b"\xff\xfe", b'{"a":1}x'])
+@pytest.mark.parametrize(
+    "raw", [b"", b"   ", b"{", b'{"a": tru}', b"\xff\xfe", b'{"a":1}x', b"[" * 100_000]
+)
 def test_malformed_json_is_a_400(raw: bytes) -> None:
     with pytest.raises(MalformedJSON) as raised:
         validator().parse(raw)
