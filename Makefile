@@ -39,6 +39,15 @@ serve-demo: setup
 serve: setup
 	$(BIN)/fraud-serve --model $(ARTIFACTS)/model.onnx --host 127.0.0.1 --port $(PORT)
 
+# The Streamlit client (client/app.py) against FRAUD_API_URL, by default the local `make serve`.
+CLIENT_PORT ?= 8501
+FRAUD_API_URL ?= http://127.0.0.1:$(PORT)
+.PHONY: client
+client: setup
+	FRAUD_API_URL=$(FRAUD_API_URL) STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
+		$(BIN)/streamlit run client/app.py --server.headless=true --server.address=127.0.0.1 \
+		--server.port=$(CLIENT_PORT) --browser.gatherUsageStats=false
+
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

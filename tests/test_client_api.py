@@ -215,3 +215,17 @@ def test_client_fields_match_the_service_schema() -> None:
     from client.presets import TRANSACTION_TYPES
 
     assert TRANSACTION_TYPES == schema.TRANSACTION_TYPES
+
+
+def test_charts_build_valid_vega_lite() -> None:
+    # Altair validates against the Vega-Lite schema in to_dict(): a wrong encoding fails here.
+    from client import charts
+    from client.api import Contribution, Explanation
+
+    bar = charts.probability_bar(0.7, 0.42).to_dict()
+    assert any(layer["mark"].get("type") == "rule" for layer in bar["layer"])
+    histogram = charts.probability_histogram([0.01, 0.2, 0.95], 0.42).to_dict()
+    assert len(histogram["layer"]) == 2
+    explanation = Explanation((Contribution("amount", 2.0, 181.0), Contribution("type", -1.0)))
+    spec = charts.contributions_chart(explanation).to_dict()
+    assert spec["encoding"]["y"]["sort"] == ["amount", "type"]
