@@ -95,6 +95,12 @@ def render(base_url: str) -> None:
             type="primary" if preset is FRAUD else "secondary",
             width="stretch",
         )
+    # Outside the form, so that it applies to the preset buttons too.
+    explain = st.checkbox(
+        "Explain the score",
+        key="txn_explain",
+        help="Ask the API for per-feature contributions (models exported with explanations).",
+    )
     with st.form("transaction"):
         # Three columns: what and when, the sender's balances, the recipient's balances.
         columns = st.columns(3)
@@ -110,11 +116,6 @@ def render(base_url: str) -> None:
                 key=_key(spec.name),
                 help=spec.help,
             )
-        explain = st.checkbox(
-            "Explain the score",
-            key="txn_explain",
-            help="Ask the API for per-feature contributions (models exported with explanations).",
-        )
         submitted = st.form_submit_button("Score transaction", type="primary")
     if submitted or st.session_state.pop(_SCORE_NOW, False):
         _score(base_url, bool(explain))

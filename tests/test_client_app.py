@@ -25,7 +25,7 @@ from service_model import build_model, example_rows
 from streamlit.testing.v1 import AppTest
 
 from client import batch
-from client.api import FraudApiClient
+from client.api import Contribution, Explanation, FraudApiClient, Prediction, SingleResult
 from client.presets import FRAUD, LEGITIMATE, TRANSACTION_FIELDS, transaction_from_values
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,6 +183,40 @@ def test_a_link_with_a_preset_scores_it_on_load(service_url: str) -> None:
     assert at.session_state["single_result"].prediction.is_fraud is True
     at.button(key=f"preset_{LEGITIMATE.key}").click().run()  # the link applies only once
     assert at.session_state["single_result"].prediction.is_fraud is False
+
+
+def test_explain_without_support_still_scores_and_says_why(service_url: str) -> None:
+    body = {**transaction_from_values(FRAUD.values), "explain": True}
+    answer = httpx.post(f"{service_url}/predict", json=body)
+    if answer.status_code == 200 and "contributions" in answer.json():
+        pytest.skip("this service explains scores for the test model; covered elsewhere")
+    assert answer.status_code == 422
+    assert "explain" in [d["field"] for d in answer.json()["details"]]
+    at = _app(service_url)
+    at.checkbox(key="txn_explain").check()
+    at.button(key=f"preset_{FRAUD.key}").click().run()
+    assert not at.exception
+    assert at.session_state["single_result"].prediction.is_fraud is True
+    assert at.session_state["single_result"].prediction.explanation is None
+    assert any(i.value.startswith("No explanation available") for i in at.info)
+
+
+def test_contributions_are_drawn_when_the_api_sends_them(service_url: str) -> None:
+    # The test model has no contributions output, so the answer is seeded into the session the
+    # way page_single stores an API answer; this checks the page's drawing, not the API.
+    explanation = Explanation(
+        (Contribution("amount", 2.5, 181.0), Contribution("type", -0.5, "TRANSFER")), bias=-1.0
+    )
+    prediction = Prediction(0.88, True, 0.5, "seeded", explanation=explanation)
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state["api_url"] = service_url
+    at.session_state["single_result"] = SingleResult(prediction, 1.0)
+    at.run()
+    assert not at.exception
+    assert any("contributions to the log-odds" in m.value for m in at.tabs[SINGLE].markdown)
+    assert any("bias (base log-odds) = -1.0000" in c.value for c in at.tabs[SINGLE].caption)
+    charts = at.tabs[SINGLE].get("vega_lite_chart")
+    assert len(charts) == 2  # the probability bar and the contributions
 
 
 def test_service_down_is_shown_as_a_message(service_url: str) -> None:
