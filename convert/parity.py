@@ -20,10 +20,15 @@ DEFAULT_BATCH = 100_000
 Progress = Callable[[int, int], None]
 
 
-def make_session(
-    model: bytes | str, options: ort.SessionOptions | None = None
-) -> ort.InferenceSession:
-    """An onnxruntime CPU session for a model file path or serialized bytes."""
+def make_session(model: bytes | str, threads: int = 1) -> ort.InferenceSession:
+    """An onnxruntime CPU session for a model file path or serialized bytes.
+
+    One intra-op thread by default, as the service runs (docs/onnx-session-options.md): the
+    trees are then summed in XGBoost's order. ``threads=0`` lets onnxruntime choose.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for synthetic:N (default 0)")
     parser.add_argument("--worst", type=int, default=10, help="how many worst rows to show")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="onnxruntime intra-op threads (default 1, as the service; 0: onnxruntime decides)",
+    )
     return parser
 
 
@@ -128,7 +134,7 @@ def run(args: argparse.Namespace) -> ParityReport:
         if not path.is_file():
             raise ParityInputError(f"{name} file not found: {path}")
     try:
-        session = make_session(str(args.model))
+        session = make_session(str(args.model), args.threads)
     except Exception as exc:  # onnxruntime raises its own exception types for a bad file
         raise ParityInputError(f"cannot load ONNX model {args.model}: {exc}") from exc
     try:

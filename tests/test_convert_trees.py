@@ -6,9 +6,11 @@ import json
 
 import numpy as np
 import onnx
+import onnxmltools
 import pandas as pd
 import pytest
 from onnx import TensorProto, helper
+from onnxmltools.convert.common.data_types import FloatTensorType
 from onnxmltools.convert.xgboost.operator_converters.XGBoost import XGBConverter
 from xgboost import DMatrix, XGBClassifier
 
@@ -141,9 +143,19 @@ def test_base_score_far_from_half_converts_exactly(model, data):
     base_score = json.loads(config["learner"]["learner_model_param"]["base_score"])[0]
     assert abs(base_score - 0.5) > 0.2
     margin = base_margin(model)
-    assert attrs(tree_node(convert_trees(model, N_FEATURES)))["base_values"] == [
-        pytest.approx(margin)
-    ]
+    converted = attrs(tree_node(convert_trees(model, N_FEATURES)))
+    assert "base_values" not in converted  # folded into tree 0's leaves
+    plain_model = onnxmltools.convert_xgboost(
+        model,
+        initial_types=[(TREE_INPUT, FloatTensorType([None, N_FEATURES]))],
+        target_opset=ONNX_OPSET,
+    )
+    plain = attrs(tree_node(plain_model))
+    first = np.array(plain["class_treeids"]) == 0
+    folded = np.array(converted["class_weights"], dtype=F32)
+    leaves = np.array(plain["class_weights"], dtype=F32)
+    assert (folded[first] == F32(margin) + leaves[first]).all()
+    assert (folded[~first] == leaves[~first]).all()
     # The margin XGBoost starts from = its margin minus the leaf values the rows reach.
     booster = model.get_booster()
     trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
@@ -167,3 +179,18 @@ def test_named_features_are_cleared_on_a_copy_only(data):
     p_onnx = session.run(None, {TREE_INPUT: X})[1][:, 1]
     assert np.abs(p_onnx - model.predict_proba(frame)[:, 1]).max() <= 1e-6
     assert model.get_booster().feature_names == list(frame.columns)
+
+
+def test_margin_is_bit_exact_when_trees_are_summed_in_order(model, data):
+    # With the base margin folded into tree 0 and one thread (trees summed in order, as the
+    # service runs), onnxruntime's raw score equals XGBoost's margin bit for bit; only the
+    # sigmoid may then differ, by float32 rounding.
+    X, _ = data
+    trees = convert_trees(model, N_FEATURES)
+    node = tree_node(trees)
+    next(a for a in node.attribute if a.name == "post_transform").s = b"NONE"
+    rows = np.vstack([X, split_rows(model, X[0])])
+    score = make_session(trees.SerializeToString(), threads=1).run(None, {TREE_INPUT: rows})[1]
+    margin = model.get_booster().inplace_predict(rows, predict_type="margin")
+    assert score.dtype == np.float32 and margin.dtype == np.float32
+    assert (score[:, 1] == margin).all()
