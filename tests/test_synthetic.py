@@ -198,3 +198,20 @@ def test_fraud_data_output_passes_load_validation(tmp_path: Path, suffix: str) -
     loaded = load_transactions(str(out))
     pd.testing.assert_frame_equal(loaded.frame, generate(5000, seed=7))
     assert loaded.sha256 is not None
+
+
+def test_compare_real_prints_a_side_by_side_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from train.compare_real import main as compare_main
+
+    reference = tmp_path / "reference.parquet"
+    generate(20_000, seed=8).to_parquet(reference)
+    assert compare_main(["--rows", "20000", "--seed", "8", "--real", str(reference)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "| section | metric | generated | real |" in lines
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and "%" in line]
+    assert len(rows) > 40
+    # The same data on both sides gives the same figures.
+    assert all(row[-2] == row[-1].rstrip(" |") for row in rows)
+    assert compare_main(["--real", str(tmp_path / "absent.csv")]) == 2

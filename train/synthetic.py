@@ -2,7 +2,7 @@
 
 What it reproduces (numbers in :mod:`train.synthetic_profile`, comparison in docs/generator.md):
 
-- 744 hourly steps; legitimate activity follows a daily cycle (almost none from 03:00 to 08:00)
+- 744 hourly steps; legitimate activity follows a daily cycle (almost none from 03:00 to 08:59)
   and drops sharply after day 17, as in the real file; frauds keep a steady pace at every hour;
 - the type mix of the full file and per-type amount distributions of real rows;
 - fraud (about 0.13% of rows) only as a TRANSFER from a victim to a mule account followed, in the
@@ -33,7 +33,7 @@ from train.data_checks import TYPE_DTYPE
 __all__ = ["generate"]
 
 _NAME_LOW, _NAME_HIGH = 1_000_000, 2_147_483_647
-_TAGS = ("orig", "dest", "key", "sub")
+_ORDER_ONLY = ("key", "sub")  # columns that only order rows: random key, pair position
 
 
 def _quantiles(rng: np.random.Generator, knots: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -196,7 +196,7 @@ def generate(n_rows: int, *, seed: int = 0, progress: bool = False) -> pd.DataFr
     merged = {name: np.concatenate([part[name] for part in parts]) for name in legit}
     del legit, fraud, parts
     order = np.lexsort((merged["sub"], merged["key"], merged["step"]))
-    cols = {name: values[order] for name, values in merged.items() if name not in _TAGS[2:]}
+    cols = {name: values[order] for name, values in merged.items() if name not in _ORDER_ONLY}
     del merged
     say("naming accounts")
     payment = cols["type"] == P.PAYMENT

@@ -134,4 +134,4 @@ FRAUD_CASHOUT_DEST_ZERO: Final = 0.31
 FRAUD_CASHOUT_DEST_EXACT: Final = 0.96
 #: isFlaggedFraud: PaySim's rule flags (and halts) TRANSFERs above this amount, sparsely.
 FLAG_AMOUNT: Final = 200_000.0
-FLAG_RATE: Final = 0.008
+FLAG_RATE: Final = 0.0053
