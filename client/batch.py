@@ -253,8 +253,9 @@ def rejections_frame(outcome: BatchOutcome) -> pd.DataFrame:
 
 
 def display_frame(scored: pd.DataFrame) -> pd.DataFrame:
-    """The scored table with the numeric columns as numbers (sortable on screen)."""
-    shown = scored.copy()
+    """The scored table for the screen: results first, numeric columns as numbers (sortable)."""
+    results = [PROBABILITY_COLUMN, DECISION_COLUMN, REASON_COLUMN]
+    shown = scored[results + [c for c in scored.columns if c not in results]].copy()
     for spec in NUMERIC_FIELDS:
         shown[spec.name] = pd.to_numeric(shown[spec.name], errors="coerce")
     return shown
