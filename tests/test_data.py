@@ -123,6 +123,18 @@ def test_extra_columns_and_other_column_order_are_accepted(tmp_path: Path) -> No
     pd.testing.assert_frame_equal(load_transactions(str(path)).frame, frame)
 
 
+def test_type_categories_in_another_order_per_chunk(tmp_path: Path) -> None:
+    frame = generate(4000, seed=2)
+    odd = frame["type"].cat.reorder_categories(list(reversed(TRANSACTION_TYPES)))
+    first = pa.Table.from_pandas(frame.iloc[:2000].assign(type=odd[:2000]), preserve_index=False)
+    second = pa.Table.from_pandas(frame.iloc[2000:], preserve_index=False)
+    table = pa.concat_tables([first, second])
+    assert table.column("type").num_chunks == 2
+    path = tmp_path / "chunks.parquet"
+    pq.write_table(table, path, row_group_size=1000)
+    pd.testing.assert_frame_equal(load_transactions(str(path)).frame, frame)
+
+
 def test_parquet_with_text_and_float64_columns_is_converted(tmp_path: Path) -> None:
     frame = pd.read_csv(write_csv(tmp_path / "in.csv", GOOD_ROWS), dtype=str)
     frame["step"] = frame["step"].astype(float)  # integral floats are fine
