@@ -72,13 +72,14 @@ def train_model(
     config: TrainConfig,
     data_info: dict[str, Any],
     extra_eval: tuple[EvalSet, ...] = (),
-    stream: TextIO = sys.stderr,
+    stream: TextIO | None = None,
 ) -> dict[str, Any]:
     """Train, tune, choose the threshold, evaluate, and write the artifacts to ``config.out``.
 
     Returns the metrics dictionary also written to ``metrics.json``.
     """
     started = time.perf_counter()
+    stream = stream or sys.stderr  # looked up per call, so redirected stderr is honoured
     config.out.mkdir(parents=True, exist_ok=True)
     split = split_rows(frame, config.split, config.test_size, config.validation_size, config.seed)
     X, y = _features_and_labels(frame)

@@ -26,7 +26,7 @@ class ProgressScorer:
     scoring: str
     total: int
     folds: int
-    stream: TextIO = sys.stderr
+    stream: TextIO | None = None
     calls: int = 0
     best: float = float("-inf")
     _fold_scores: list[float] = field(default_factory=list)
@@ -44,7 +44,7 @@ class ProgressScorer:
         print(
             f"[search] fit {self.calls}/{self.total}  {self.scoring}={score:.4f}  "
             f"best mean so far={best}  elapsed {elapsed:.0f}s",
-            file=self.stream,
+            file=self.stream or sys.stderr,
             flush=True,
         )
         return score
@@ -60,7 +60,7 @@ def run_search(
     cv: int,
     scoring: str,
     seed: int,
-    stream: TextIO = sys.stderr,
+    stream: TextIO | None = None,
 ) -> RandomizedSearchCV:
     """Tune ``pipeline`` and refit the best candidate on all of ``X``.
 

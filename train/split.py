@@ -54,9 +54,11 @@ def split_rows(
 ) -> Split:
     """Split rows into train, validation (for the threshold) and test parts.
 
-    With ``kind="step"`` the test part holds the latest steps and the validation part the latest
-    steps before them, so no model or threshold ever sees the future it is judged on. The sizes
-    are approximate there: a step is never cut in two.
+    With ``kind="step"`` the test part holds the latest steps (``test_size`` of the rows) and the
+    validation part the latest steps before them, holding ``validation_size`` of the earlier
+    frauds: legitimate volume falls in PaySim's later steps while frauds keep their pace, so a
+    cut by rows would leave the threshold to be chosen on a handful of frauds. No model or
+    threshold ever sees the future it is judged on. A step is never cut in two.
     """
     y = frame["isFraud"].to_numpy()
     positions = np.arange(len(frame))
@@ -64,7 +66,12 @@ def split_rows(
         steps = frame["step"].to_numpy()
         test_from = _step_cutoff(steps, test_size)
         before = steps < test_from
-        val_from = _step_cutoff(steps[before], validation_size) if before.any() else test_from
+        early_fraud_steps = steps[before & (y == 1)]
+        val_from = (
+            _step_cutoff(early_fraud_steps, validation_size)
+            if early_fraud_steps.size
+            else test_from
+        )
         parts = (positions[steps < val_from], positions[before & (steps >= val_from)])
         split = Split(*parts, positions[~before], kind, (val_from, test_from))
     elif kind == "random":
