@@ -177,7 +177,9 @@ def plot(summary: dict[str, dict[str, float]], out: Path) -> None:
         alpha=0.4,
         label="p50..p99",
     )
-    ax.set_xlabel("single-row session.run latency (µs)")
+    ax.set_xscale("log")  # one configuration is 100x slower than the rest
+    ax.set_xlim(left=10)
+    ax.set_xlabel("single-row session.run latency (µs, log scale)")
     ax.invert_yaxis()
     ax.legend()
     fig.tight_layout()
@@ -187,8 +189,8 @@ def plot(summary: dict[str, dict[str, float]], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=Path("artifacts/model.onnx"))
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -209,7 +211,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     summary = {
-        name: {k: round(statistics.median(x[k] for x in runs), 2) for k in runs[0]}
+        name: {
+            **{k: round(statistics.median(x[k] for x in runs), 2) for k in runs[0]},
+            # The quietest round: closest to an unloaded machine (this one is shared).
+            "best_round_p50_us": round(min(x["p50_us"] for x in runs), 2),
+        }
         for name, runs in rounds.items()
     }
     best = min(summary, key=lambda n: summary[n]["p50_us"])
@@ -227,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "repeats": args.repeats,
             "warmup": args.warmup,
-            "statistic": "median over rounds of per-round statistics",
+            "statistic": "median over rounds of per-round statistics; best_round_p50_us = min",
         },
         "configs": {name: {**BASE, **CONFIGS[name]} for name in CONFIGS},
         "summary": summary,
@@ -239,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     plot(summary, args.out.with_suffix(".png"))
     for name, stats in sorted(summary.items(), key=lambda kv: kv[1]["p50_us"]):
         print(
-            f"{name:32s} p50 {stats['p50_us']:7.1f} µs  p99 {stats['p99_us']:7.1f} µs  "
+            f"{name:32s} p50 {stats['p50_us']:7.1f} µs  best {stats['best_round_p50_us']:6.1f} µs  "
+            f"p99 {stats['p99_us']:7.1f} µs  "
             f"load {stats['load_ms']:6.1f} ms  batch1000 {stats['batch1000_ms']:6.2f} ms"
         )
     print(f"wrote {args.out}")
