@@ -91,9 +91,47 @@ def _error_balance_dest(g: FeatureGraph) -> str:
     return g.b.op("Sub", [total, g.raw("newbalanceDest")])
 
 
+def _balance_gap_orig(g: FeatureGraph) -> str:
+    # oldbalanceOrg - amount.
+    return g.b.op("Sub", [g.raw("oldbalanceOrg"), g.raw("amount")])
+
+
+def _empties_orig(g: FeatureGraph) -> str:
+    # ((oldbalanceOrg > 0) & (amount >= oldbalanceOrg)) as 0/1 float32; NaN compares false.
+    old, amount = g.raw("oldbalanceOrg"), g.raw("amount")
+    funded = g.b.op("Greater", [old, g.b.const("zero", 0.0, np.float32)])
+    emptied = g.b.op("GreaterOrEqual", [amount, old])
+    return g.b.op("Cast", [g.b.op("And", [funded, emptied])], to=TensorProto.FLOAT)
+
+
+def _dest_zero_before(g: FeatureGraph) -> str:
+    # oldbalanceDest == 0 as 0/1 float32 (-0.0 counts as zero, NaN does not).
+    zero = g.b.op("Equal", [g.raw("oldbalanceDest"), g.b.const("zero", 0.0, np.float32)])
+    return g.b.op("Cast", [zero], to=TensorProto.FLOAT)
+
+
 def _hour(g: FeatureGraph) -> str:
     # np.fmod(step, 24): C fmod semantics (sign of the dividend), exact in float32.
     return g.b.op("Mod", [g.raw("step"), g.b.const("day", 24.0, np.float32)], fmod=1)
+
+
+def _balance_gap_orig(g: FeatureGraph) -> str:
+    # oldbalanceOrg - amount: what the origin would keep (pre-transaction information only).
+    return g.b.op("Sub", [g.raw("oldbalanceOrg"), g.raw("amount")])
+
+
+def _empties_orig(g: FeatureGraph) -> str:
+    # float32((old > 0) & (amount >= old))
+    old, amount = g.raw("oldbalanceOrg"), g.raw("amount")
+    positive = g.b.op("Greater", [old, g.b.const("zero", 0.0, np.float32)])
+    covers = g.b.op("GreaterOrEqual", [amount, old])
+    return g.b.op("Cast", [g.b.op("And", [positive, covers])], to=TensorProto.FLOAT)
+
+
+def _dest_zero_before(g: FeatureGraph) -> str:
+    # float32(oldbalanceDest == 0)
+    zero = g.b.op("Equal", [g.raw("oldbalanceDest"), g.b.const("zero", 0.0, np.float32)])
+    return g.b.op("Cast", [zero], to=TensorProto.FLOAT)
 
 
 def _one_hot_block(g: FeatureGraph) -> str:
@@ -113,6 +151,9 @@ FEATURE_DEFS: dict[str, FeatureDef] = {
     "errorBalanceOrig": _error_balance_orig,
     "errorBalanceDest": _error_balance_dest,
     "hour": _hour,
+    "balanceGapOrig": _balance_gap_orig,
+    "emptiesOrig": _empties_orig,
+    "destZeroBefore": _dest_zero_before,
 }
 
 

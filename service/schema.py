@@ -53,6 +53,12 @@ PAYSIM_COLUMNS: Final[tuple[str, ...]] = (
 #: Model inputs of the full feature set, in ONNX input order: each a 1-D tensor of shape [N].
 MODEL_INPUTS: Final[tuple[str, ...]] = ("type", *NUMERIC_FIELDS)
 
+#: Model inputs of the pre-authorization feature set: only what is known before execution.
+PREAUTH_INPUTS: Final[tuple[str, ...]] = (
+    "type",
+    *(name for name in NUMERIC_FIELDS if name not in POST_TRANSACTION_FIELDS),
+)
+
 #: ONNX element type of each possible model input.
 INPUT_TYPES: Final[dict[str, str]] = {
     "type": "string",

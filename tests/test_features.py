@@ -90,3 +90,23 @@ def test_estimator_conventions() -> None:
         PaySimFeatures(feature_set="nope").fit(raw())
     with pytest.raises(TypeError, match="DataFrame"):
         PaySimFeatures().fit(raw().to_numpy())
+
+
+def test_preauth_features_use_no_post_transaction_field() -> None:
+    frame = raw().drop(columns=["newbalanceOrig", "newbalanceDest"])
+    t = PaySimFeatures(feature_set="preauth").fit(frame)
+    f = pd.DataFrame(t.transform(frame), columns=t.get_feature_names_out())
+    assert list(f.columns) == list(FEATURE_SETS["preauth"])
+    assert not {"newbalanceOrig", "newbalanceDest", "errorBalanceOrig"} & set(f.columns)
+    # Row 0 empties a 181.0 account into an empty destination; row 1 has no origin balance.
+    assert f.loc[0, "emptiesOrig"] == 1.0 and f.loc[1, "emptiesOrig"] == 0.0
+    assert f.loc[2, "emptiesOrig"] == 0.0
+    assert f.loc[0, "balanceGapOrig"] == 0.0
+    assert f.loc[2, "balanceGapOrig"] == np.float32(170136.0) - np.float32(9839.64)
+    assert list(f["destZeroBefore"]) == [1.0, 0.0, 1.0]
+    assert f.loc[1, "amt_ratio_orig"] == RATIO_UNDEFINED
+
+
+def test_full_features_need_the_post_transaction_balances() -> None:
+    with pytest.raises(ValueError, match="newbalanceDest"):
+        PaySimFeatures().fit(raw().drop(columns=["newbalanceDest"]))

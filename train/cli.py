@@ -26,7 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
         "or hf:NAME_OR_PATH for a Hugging Face dataset",
     )
     p.add_argument("--out", type=Path, default=Path("artifacts"), help="output directory")
-    p.add_argument("--feature-set", choices=sorted(FEATURE_SETS), default="full")
+    p.add_argument(
+        "--features",
+        "--feature-set",
+        dest="feature_set",
+        choices=sorted(FEATURE_SETS),
+        default="full",
+        help="full uses post-transaction balances; preauth only what is known before the "
+        "transaction executes",
+    )
     p.add_argument(
         "--scoring", choices=SCORINGS, default="average_precision", help="search objective"
     )

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from service.schema import MODEL_INPUTS, NUMERIC_FIELDS, TRANSACTION_TYPES
+from service.schema import MODEL_INPUTS, NUMERIC_FIELDS, PREAUTH_INPUTS, TRANSACTION_TYPES
 
 #: Value of amt_ratio_orig when the origin balance is zero (the ratio is undefined there).
 RATIO_UNDEFINED: Final = np.float32(-1.0)
@@ -29,10 +29,27 @@ FEATURE_SETS: Final[dict[str, tuple[str, ...]]] = {
         "errorBalanceDest",
         "hour",
     ),
+    # Only what is known before the transaction executes: no post-transaction balance, and
+    # nothing derived from one. See docs/preauth.md for what each feature adds.
+    "preauth": (
+        "step",
+        "amount",
+        "oldbalanceOrg",
+        "oldbalanceDest",
+        *(f"type_{t}" for t in TRANSACTION_TYPES),
+        "amt_ratio_orig",
+        "balanceGapOrig",
+        "emptiesOrig",
+        "destZeroBefore",
+        "hour",
+    ),
 }
 
 #: Raw inputs each feature set needs (the ONNX model's inputs, in order).
-FEATURE_SET_INPUTS: Final[dict[str, tuple[str, ...]]] = {"full": MODEL_INPUTS}
+FEATURE_SET_INPUTS: Final[dict[str, tuple[str, ...]]] = {
+    "full": MODEL_INPUTS,
+    "preauth": PREAUTH_INPUTS,
+}
 
 
 def type_codes(types: Any) -> np.ndarray:
@@ -61,19 +78,40 @@ def type_codes(types: Any) -> np.ndarray:
     return codes.astype(np.int8, copy=False)
 
 
-def full_features(columns: dict[str, np.ndarray], codes: np.ndarray) -> np.ndarray:
-    """Compute the full feature matrix (float32, shape [N, 15]) from float32 raw columns."""
-    amount = columns["amount"]
-    old_orig = columns["oldbalanceOrg"]
-    ratio = np.full(amount.shape[0], RATIO_UNDEFINED, dtype=np.float32)
-    np.divide(amount, old_orig, out=ratio, where=old_orig > 0)
-    error_orig = (columns["newbalanceOrig"] + amount) - old_orig
-    error_dest = (columns["oldbalanceDest"] + amount) - columns["newbalanceDest"]
-    hour = np.fmod(columns["step"], np.float32(24))
-    one_hot = (codes[:, None] == np.arange(len(TRANSACTION_TYPES))[None, :]).astype(np.float32)
-    return np.column_stack(
-        [*(columns[name] for name in NUMERIC_FIELDS), one_hot, ratio, error_orig, error_dest, hour]
-    ).astype(np.float32, copy=False)
+def _ratio(c: dict[str, np.ndarray]) -> np.ndarray:
+    ratio = np.full(c["amount"].shape[0], RATIO_UNDEFINED, dtype=np.float32)
+    np.divide(c["amount"], c["oldbalanceOrg"], out=ratio, where=c["oldbalanceOrg"] > 0)
+    return ratio
+
+
+#: float32 computation of each engineered feature from float32 raw columns. Each line is one
+#: IEEE operation after another, in the order the ONNX graph (convert/features_graph.py) uses.
+ENGINEERED: Final[dict[str, Any]] = {
+    "amt_ratio_orig": _ratio,
+    "errorBalanceOrig": lambda c: (c["newbalanceOrig"] + c["amount"]) - c["oldbalanceOrg"],
+    "errorBalanceDest": lambda c: (c["oldbalanceDest"] + c["amount"]) - c["newbalanceDest"],
+    "hour": lambda c: np.fmod(c["step"], np.float32(24)),
+    "balanceGapOrig": lambda c: c["oldbalanceOrg"] - c["amount"],
+    "emptiesOrig": lambda c: (
+        (c["oldbalanceOrg"] > 0) & (c["amount"] >= c["oldbalanceOrg"])
+    ).astype(np.float32),
+    "destZeroBefore": lambda c: (c["oldbalanceDest"] == 0).astype(np.float32),
+}
+
+
+def compute_features(
+    columns: dict[str, np.ndarray], codes: np.ndarray, names: tuple[str, ...]
+) -> np.ndarray:
+    """The float32 feature matrix [N, len(names)] from float32 raw columns and type codes."""
+    out = np.empty((codes.shape[0], len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        if name.startswith("type_"):
+            out[:, j] = codes == TRANSACTION_TYPES.index(name.removeprefix("type_"))
+        elif name in ENGINEERED:
+            out[:, j] = ENGINEERED[name](columns)
+        else:
+            out[:, j] = columns[name]
+    return out
 
 
 class PaySimFeatures(TransformerMixin, BaseEstimator):
@@ -106,7 +144,7 @@ class PaySimFeatures(TransformerMixin, BaseEstimator):
         self._check_columns(X)
         inputs = FEATURE_SET_INPUTS[self.feature_set]
         columns = {name: np.asarray(X[name], dtype=np.float32) for name in inputs if name != "type"}
-        return full_features(columns, type_codes(X["type"]))
+        return compute_features(columns, type_codes(X["type"]), FEATURE_SETS[self.feature_set])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output features, in column order."""
