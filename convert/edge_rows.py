@@ -61,10 +61,10 @@ def _on_raw(name: str) -> Callable[[Row, float], Row | None]:
     return craft
 
 
-def _through_amount(**zeros: float) -> Callable[[Row, float], Row | None]:
-    # With the other operands fixed (0 or 1) the derived feature equals the amount exactly.
+def _through_amount(negate: bool = False, **zeros: float) -> Callable[[Row, float], Row | None]:
+    # With the other operands fixed (0 or 1) the derived feature equals +-amount exactly.
     def craft(base: Row, value: float) -> Row:
-        return {**base, **zeros, "amount": value}
+        return {**base, **zeros, "amount": -value if negate else value}
 
     return craft
 
@@ -81,6 +81,7 @@ CRAFTERS: dict[str, Callable[[Row, float], Row | None]] = {
     "errorBalanceOrig": _through_amount(newbalanceOrig=0.0, oldbalanceOrg=0.0),
     "errorBalanceDest": _through_amount(oldbalanceDest=0.0, newbalanceDest=0.0),
     "hour": _hour,
+    "balanceGapOrig": _through_amount(oldbalanceOrg=0.0, negate=True),
 }
 
 

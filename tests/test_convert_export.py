@@ -20,7 +20,7 @@ from convert.graph import GraphBuilder
 from convert.parity import check_parity, make_session, onnx_feed
 from convert.testing import fit_pipeline, make_artifacts, paysim_like_frame, write_artifacts
 from service.schema import MODEL_FORMAT, MODEL_INPUTS, TRANSACTION_TYPES, input_schema_json
-from train.features import FEATURE_SETS
+from train.features import FEATURE_SET_INPUTS, FEATURE_SETS
 
 THRESHOLD = 0.3  # not a float32: exercises the rounding of the baked-in threshold
 
@@ -202,3 +202,18 @@ def test_artifact_errors_are_clear(exported, tmp_path):
     joblib.dump(pipeline.named_steps["model"], tmp_path / "pipeline.joblib")
     with pytest.raises(UnsupportedModelError, match="expected sklearn Pipeline"):
         load_artifacts(tmp_path)
+
+
+@pytest.mark.parametrize("feature_set", sorted(FEATURE_SETS))
+def test_every_feature_set_exports_with_parity(tmp_path, feature_set):
+    frame = paysim_like_frame(20_000, seed=6)
+    pipeline = fit_pipeline(frame, feature_set=feature_set, n_estimators=20)
+    out = write_artifacts(tmp_path, pipeline, 0.5, feature_set=feature_set)
+    session = make_session(str(export_model(out)))
+    inputs = [i.name for i in session.get_inputs()]
+    assert inputs == list(FEATURE_SET_INPUTS[feature_set])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["feature_set"] == feature_set
+    assert meta["input_schema"] == input_schema_json(FEATURE_SET_INPUTS[feature_set])
+    report = check_parity(session, pipeline, paysim_like_frame(20_000, seed=7))
+    assert report.passed, report.summary()

@@ -19,6 +19,20 @@ def session():
     return make_session(build_feature_model("full").SerializeToString())
 
 
+@pytest.fixture(scope="module", params=sorted(FEATURE_SETS))
+def feature_set(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def set_session(feature_set):
+    return make_session(build_feature_model(feature_set).SerializeToString())
+
+
+def expected_features(frame: pd.DataFrame, feature_set: str) -> np.ndarray:
+    return PaySimFeatures(feature_set=feature_set).fit(frame).transform(frame)
+
+
 def onnx_features(session, frame: pd.DataFrame) -> np.ndarray:
     return session.run(None, onnx_feed(frame, [i.name for i in session.get_inputs()]))[0]
 
@@ -39,37 +53,37 @@ def test_every_feature_of_every_set_has_an_onnx_definition():
         assert set(names) <= set(FEATURE_DEFS)
 
 
-def test_graph_inputs_follow_the_contract_order(session):
-    assert [i.name for i in session.get_inputs()] == list(FEATURE_SET_INPUTS["full"])
-    assert session.get_outputs()[0].shape == ["N", len(FEATURE_SETS["full"])]
+def test_graph_inputs_follow_the_contract_order(set_session, feature_set):
+    assert [i.name for i in set_session.get_inputs()] == list(FEATURE_SET_INPUTS[feature_set])
+    assert set_session.get_outputs()[0].shape == ["N", len(FEATURE_SETS[feature_set])]
 
 
-def test_generated_rows_bitwise(session):
+def test_generated_rows_bitwise(set_session, feature_set):
     frame = paysim_like_frame(20_000, seed=3).drop(columns="isFraud")
     assert set(frame["type"]) == set(TRANSACTION_TYPES)
-    expected = PaySimFeatures().fit(frame).transform(frame)
-    assert_bitwise_equal(onnx_features(session, frame), expected)
+    expected = expected_features(frame, feature_set)
+    assert_bitwise_equal(onnx_features(set_session, frame), expected)
 
 
-def test_edge_rows_bitwise(session):
+def test_edge_rows_bitwise(set_session, feature_set):
     frame = edge_frame()
     values = frame[list(NUMERIC_FIELDS)].to_numpy()
     # The crafted rows really contain the hard cases.
     assert np.isnan(values).any() and np.isinf(values).any()
     assert (values == np.finfo(np.float32).max).any() and (values == 0).any()
     assert (np.signbit(values) & (values == 0)).any()  # -0.0
-    expected = PaySimFeatures().fit(frame).transform(frame)
-    assert_bitwise_equal(onnx_features(session, frame), expected)
+    expected = expected_features(frame, feature_set)
+    assert_bitwise_equal(onnx_features(set_session, frame), expected)
 
 
-def test_float64_inputs_round_like_the_pipeline(session):
+def test_float64_inputs_round_like_the_pipeline(set_session, feature_set):
     # The pipeline casts float64 columns to float32 first; onnx_feed must do the same.
     rng = np.random.default_rng(0)
     frame = paysim_like_frame(500, seed=1).drop(columns="isFraud")
     for name in NUMERIC_FIELDS:
         frame[name] = frame[name].astype(np.float64) + rng.random(len(frame)) / 3
-    expected = PaySimFeatures().fit(frame).transform(frame)
-    assert_bitwise_equal(onnx_features(session, frame), expected)
+    expected = expected_features(frame, feature_set)
+    assert_bitwise_equal(onnx_features(set_session, frame), expected)
 
 
 def test_hour_uses_fmod_sign_and_ratio_undefined_for_non_positive_balances(session):
@@ -99,12 +113,12 @@ def test_unknown_type_gives_all_zero_one_hot(session):
 
 
 @pytest.mark.parametrize("rows", [0, 1, 7])
-def test_any_batch_size(session, rows):
+def test_any_batch_size(set_session, feature_set, rows):
     frame = paysim_like_frame(50, seed=2).drop(columns="isFraud").head(rows)
-    got = onnx_features(session, frame)
-    assert got.shape == (rows, len(FEATURE_SETS["full"]))
+    got = onnx_features(set_session, frame)
+    assert got.shape == (rows, len(FEATURE_SETS[feature_set]))
     if rows:
-        assert_bitwise_equal(got, PaySimFeatures().fit(frame).transform(frame))
+        assert_bitwise_equal(got, expected_features(frame, feature_set))
 
 
 def test_any_feature_order_uses_the_per_feature_definitions():
