@@ -137,3 +137,25 @@ def test_cli_help_documents_every_option(capsys) -> None:
         "--out",
     ):
         assert option in text
+
+
+def test_feature_sets_compared_on_the_same_split(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    args = ["--data", "synthetic:40000", "--n-iter", "1", "--cv", "2", "--seed", "5"]
+    assert (
+        train_main([*args, "--out", str(out), "--features", "preauth", "--compare-features"]) == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["feature_set"] == "preauth"
+    assert set(metrics["feature_sets"]) == {"full", "preauth"}
+    for summary in metrics["feature_sets"].values():
+        assert 0.0 < summary["pr_auc"] <= 1.0
+        assert 0.0 <= summary["precision_at_target_recall"] <= 1.0
+    # The saved model is the preauth one: it scores without the post-transaction balances.
+    pipeline = joblib.load(out / "pipeline.joblib")
+    frame = synthetic.generate(200, seed=1).drop(columns=["newbalanceOrig", "newbalanceDest"])
+    assert pipeline.predict_proba(frame.drop(columns=["isFraud", "isFlaggedFraud"])).shape == (
+        200,
+        2,
+    )
+    assert "Feature sets on the same split" in (out / "report.md").read_text()

@@ -82,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of legitimate rows in --eval-data figures (e.g. 24.3 for the "
         "real PaySim sample, to estimate full-file precision)",
     )
+    p.add_argument(
+        "--compare-features",
+        action="store_true",
+        help="also tune every other feature set on the same split and report them side by side",
+    )
+    p.add_argument(
+        "--legit-weight",
+        type=float,
+        default=1.0,
+        help="weight of legitimate rows in the test figures (e.g. 24.3 for the real PaySim "
+        "sample, to estimate full-file precision)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2, help="XGBoost threads")
     return p
@@ -106,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         target_recall=args.target_recall,
         seed=args.seed,
         n_jobs=args.n_jobs,
+        legit_weight=args.legit_weight,
+        compare_feature_sets=args.compare_features,
     )
     try:
         loaded = load_transactions(args.data, seed=args.seed, progress=True)

@@ -67,6 +67,22 @@ def recall_at_precision(
     return float(recall[ok].max()) if ok.any() else 0.0
 
 
+def precision_at_recall(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    recall_floor: float,
+    weights: np.ndarray | None = None,
+) -> float:
+    """The best precision reachable while recall stays at or above ``recall_floor``.
+
+    Read off the curve of the data given (an oracle threshold): it says what the ranking allows,
+    not what a threshold chosen beforehand delivers.
+    """
+    precision, recall, _ = precision_recall_curve(y_true, proba, sample_weight=weights)
+    ok = recall >= recall_floor
+    return float(precision[ok].max()) if ok.any() else 0.0
+
+
 def evaluate(
     y_true: np.ndarray,
     proba: np.ndarray,

@@ -92,6 +92,35 @@ def render_report(metrics: dict[str, Any]) -> str:
         *(f"- `{k}`: {v}" for k, v in metrics["params"].items()),
         "",
     ]
+    if "feature_sets" in metrics:
+        lines += [
+            "## Feature sets on the same split",
+            "",
+            f"Test part; precision at recall >= {metrics['target_recall']} is read off the test "
+            "curve (what the ranking allows), precision/recall at the threshold use the "
+            "threshold chosen on the validation part."
+            + (
+                f" Legitimate rows weighted x{metrics['legit_weight']}."
+                if metrics.get("legit_weight", 1) != 1
+                else ""
+            ),
+            "",
+            "| feature set | inputs | PR-AUC | recall at precision 0.9 | precision at target "
+            "recall | precision / recall at threshold |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, fs in metrics["feature_sets"].items():
+            lines.append(
+                f"| `{name}` | {fs['inputs']} | {fs['pr_auc']:.4f} | "
+                f"{_pct(fs['recall_at_precision_0_9'])} | "
+                f"{_pct(fs['precision_at_target_recall'])} | "
+                f"{_pct(fs['precision'])} / {_pct(fs['recall'])} |"
+            )
+        lines.append("")
+        lines += [
+            f"- `{name}` is fit for {fs['fit_for']}" for name, fs in metrics["feature_sets"].items()
+        ]
+        lines.append("")
     for name, external in metrics.get("external", {}).items():
         lines += [
             f"## Also evaluated on {name}",

@@ -13,15 +13,24 @@ from typing import Any, TextIO
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
-from train.evaluate import choose_threshold, evaluate
+from train.evaluate import choose_threshold, evaluate, precision_at_recall
 from train.features import FEATURE_SETS
 from train.pipeline import Sampler, build_training_pipeline, inference_pipeline, param_distributions
 from train.report import plot_pr_curve, render_report, write_metrics
 from train.search import run_search
-from train.split import SplitKind, split_rows
+from train.split import Split, SplitKind, split_rows
 
 VERSIONED = ("numpy", "pandas", "scikit-learn", "imbalanced-learn", "xgboost", "xgboost-cpu")
+
+#: What each feature set is fit for, in plain words, for the report.
+FIT_FOR = {
+    "full": "scoring a transaction after it executed (post-transaction balances known): "
+    "review queues, account freezes, chargeback defence. Not a pre-authorization gate.",
+    "preauth": "deciding before a transaction executes (only pre-transaction state known): "
+    "blocking or stepping up authentication at authorization time.",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class TrainConfig:
     target_recall: float = 0.95
     seed: int = 0
     n_jobs: int = 2
+    legit_weight: float = 1.0
+    compare_feature_sets: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,19 @@ class EvalSet:
     name: str
     frame: pd.DataFrame
     legit_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One tuned feature set: the inference pipeline, its threshold and its held-out scores."""
+
+    feature_set: str
+    model: Pipeline
+    threshold: float
+    search: Any
+    validation_proba: np.ndarray
+    test_proba: np.ndarray
+    search_seconds: float
 
 
 def library_versions() -> dict[str, str]:
@@ -67,38 +91,26 @@ def _features_and_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame.drop(columns=["isFraud", "isFlaggedFraud"]), frame["isFraud"]
 
 
-def train_model(
-    frame: pd.DataFrame,
-    config: TrainConfig,
-    data_info: dict[str, Any],
-    extra_eval: tuple[EvalSet, ...] = (),
-    stream: TextIO | None = None,
-) -> dict[str, Any]:
-    """Train, tune, choose the threshold, evaluate, and write the artifacts to ``config.out``.
+def _weights(labels: np.ndarray, legit_weight: float) -> np.ndarray | None:
+    return None if legit_weight == 1 else np.where(labels == 1, 1.0, legit_weight)
 
-    Returns the metrics dictionary also written to ``metrics.json``.
-    """
-    started = time.perf_counter()
-    stream = stream or sys.stderr  # looked up per call, so redirected stderr is honoured
-    config.out.mkdir(parents=True, exist_ok=True)
-    split = split_rows(frame, config.split, config.test_size, config.validation_size, config.seed)
+
+def fit_feature_set(
+    frame: pd.DataFrame, split: Split, config: TrainConfig, feature_set: str, stream: TextIO
+) -> Fitted:
+    """Search on the train part, choose the threshold on the validation part, score the test."""
     X, y = _features_and_labels(frame)
     X_train, y_train = X.iloc[split.train], y.iloc[split.train]
     imbalance = float((y_train == 0).sum() / max(int(y_train.sum()), 1))
-    print(
-        f"[train] {len(frame):,} rows; train {split.train.size:,} / validation "
-        f"{split.validation.size:,} / test {split.test.size:,} ({config.split} split)",
-        file=stream,
-        flush=True,
-    )
+    print(f"[train] feature set {feature_set}", file=stream, flush=True)
     pipeline = build_training_pipeline(
-        feature_set=config.feature_set,
+        feature_set=feature_set,
         sampler=config.sampler,
         smote_ratio=config.smote_ratio,
         seed=config.seed,
         n_jobs=config.n_jobs,
     )
-    search_start = time.perf_counter()
+    started = time.perf_counter()
     search = run_search(
         pipeline,
         X_train,
@@ -110,26 +122,77 @@ def train_model(
         seed=config.seed,
         stream=stream,
     )
-    search_seconds = time.perf_counter() - search_start
+    seconds = time.perf_counter() - started
     model = inference_pipeline(search.best_estimator_)
     val_proba = model.predict_proba(X.iloc[split.validation])[:, 1]
     threshold = choose_threshold(
         y.iloc[split.validation].to_numpy(), val_proba, config.target_recall
     )
-    test_y = y.iloc[split.test].to_numpy()
     test_proba = model.predict_proba(X.iloc[split.test])[:, 1]
+    return Fitted(feature_set, model, threshold, search, val_proba, test_proba, seconds)
+
+
+def _summary(fitted: Fitted, test_y: np.ndarray, config: TrainConfig) -> dict[str, Any]:
+    weights = _weights(test_y, config.legit_weight)
+    result = evaluate(test_y, fitted.test_proba, fitted.threshold, weights)
+    return {
+        "inputs": "pre-transaction only" if fitted.feature_set == "preauth" else "all fields",
+        "pr_auc": result["pr_auc"],
+        "recall_at_precision_0_9": result["recall_at_precision_0_9"],
+        "precision_at_target_recall": precision_at_recall(
+            test_y, fitted.test_proba, config.target_recall, weights
+        ),
+        "threshold": fitted.threshold,
+        "precision": result["precision"],
+        "recall": result["recall"],
+        "fit_for": FIT_FOR[fitted.feature_set],
+    }
+
+
+def train_model(
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    data_info: dict[str, Any],
+    extra_eval: tuple[EvalSet, ...] = (),
+    stream: TextIO | None = None,
+) -> dict[str, Any]:
+    """Train, tune, choose the threshold, evaluate, and write the artifacts to ``config.out``.
+
+    With ``config.compare_feature_sets`` every other feature set is tuned on the same split too
+    and summarised beside it (``metrics["feature_sets"]``); only ``config.feature_set`` is saved.
+    Returns the metrics dictionary also written to ``metrics.json``.
+    """
+    started = time.perf_counter()
+    stream = stream or sys.stderr  # looked up per call, so redirected stderr is honoured
+    config.out.mkdir(parents=True, exist_ok=True)
+    split = split_rows(frame, config.split, config.test_size, config.validation_size, config.seed)
+    y = frame["isFraud"]
+    print(
+        f"[train] {len(frame):,} rows; train {split.train.size:,} / validation "
+        f"{split.validation.size:,} / test {split.test.size:,} ({config.split} split)",
+        file=stream,
+        flush=True,
+    )
+    fitted = fit_feature_set(frame, split, config, config.feature_set, stream)
+    model, threshold = fitted.model, fitted.threshold
+    test_y = y.iloc[split.test].to_numpy()
+    val_y = y.iloc[split.validation].to_numpy()
 
     joblib.dump(model, config.out / "pipeline.joblib")
     model.named_steps["model"].get_booster().save_model(str(config.out / "xgb_model.json"))
-    plot_pr_curve(config.out / "pr_curve.png", test_y, test_proba, threshold)
+    plot_pr_curve(config.out / "pr_curve.png", test_y, fitted.test_proba, threshold)
 
+    search = fitted.search
     metrics: dict[str, Any] = {
         "feature_set": config.feature_set,
         "feature_names": list(FEATURE_SETS[config.feature_set]),
         "threshold": threshold,
         "target_recall": config.target_recall,
-        "test": evaluate(test_y, test_proba, threshold),
-        "validation": evaluate(y.iloc[split.validation].to_numpy(), val_proba, threshold),
+        "legit_weight": config.legit_weight,
+        "test": evaluate(
+            test_y, fitted.test_proba, threshold, _weights(test_y, config.legit_weight)
+        ),
+        "validation": evaluate(val_y, fitted.validation_proba, threshold),
         "rows": split.describe(y),
         "data": data_info,
         "params": {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
@@ -144,17 +207,22 @@ def train_model(
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "versions": library_versions(),
     }
+    if config.compare_feature_sets:
+        others = [name for name in FEATURE_SETS if name != config.feature_set]
+        metrics["feature_sets"] = {config.feature_set: _summary(fitted, test_y, config)} | {
+            name: _summary(fit_feature_set(frame, split, config, name, stream), test_y, config)
+            for name in others
+        }
     for extra in extra_eval:
         ex_X, ex_y = _features_and_labels(extra.frame)
         labels = ex_y.to_numpy()
-        weights = np.where(labels == 1, 1.0, extra.legit_weight)
         proba = model.predict_proba(ex_X)[:, 1]
-        result = evaluate(labels, proba, threshold, weights if extra.legit_weight != 1 else None)
+        result = evaluate(labels, proba, threshold, _weights(labels, extra.legit_weight))
         metrics.setdefault("external", {})[extra.name] = {
             **result,
             "legit_weight": extra.legit_weight,
         }
-    metrics["seconds"] = {"search": search_seconds, "total": time.perf_counter() - started}
+    metrics["seconds"] = {"search": fitted.search_seconds, "total": time.perf_counter() - started}
     write_metrics(config.out / "metrics.json", metrics)
     (config.out / "report.md").write_text(render_report(metrics))
     return metrics
