@@ -63,6 +63,18 @@ def footprint(out: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
+def assemble(artifacts: Path, plan: Plan, parts: dict[str, Any]) -> dict[str, Any]:
+    """The latest.json document from each part's report, with the summary rows."""
+    report = {
+        **run_metadata(),
+        "plan": plan.__dict__,
+        "model_files_bytes": model_files(artifacts),
+        **parts,
+    }
+    report["summary"] = summarize_results(report)
+    return report
+
+
 def run(artifacts: Path, out: Path, plan: Plan) -> dict[str, Any]:
     """Run every part and write latest.json and latest.md; returns the report."""
     clock = Stopwatch()
@@ -82,13 +94,7 @@ def run(artifacts: Path, out: Path, plan: Plan) -> dict[str, Any]:
     parts["load"] = load.run(config, load.TARGETS)
     progress("bench", f"4/4 footprint ({clock():.0f}s so far)")
     parts["footprint"] = footprint(out)
-    report = {
-        **run_metadata(),
-        "plan": plan.__dict__,
-        "model_files_bytes": model_files(artifacts),
-        **parts,
-    }
-    report["summary"] = summarize_results(report)
+    report = assemble(artifacts, plan, parts)
     report["seconds"] = clock()
     write_json(out / "latest.json", report)
     (out / "latest.md").write_text(render_table(report))
