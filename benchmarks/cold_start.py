@@ -111,7 +111,10 @@ def rie_part(artifacts: Path, runs: int) -> dict[str, Any]:
     except ImportError as exc:
         progress("cold_start", f"Lambda emulator not measured: {exc}")
         return {"skipped": f"emulator tooling not available: {exc}"}
-    return rie_cold_start(artifacts, runs=runs)
+    try:
+        return rie_cold_start(artifacts, runs=runs, body=single_body(EXAMPLE, "fraudlite"))
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        raise BenchmarkError(f"Lambda emulator run failed: {exc}") from exc
 
 
 def run(artifacts: Path, out: Path, runs: int, rie: bool = True) -> dict[str, Any]:

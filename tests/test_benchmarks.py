@@ -7,6 +7,7 @@ plausible values, and that both sides score the same transactions alike.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,18 @@ def test_summary_table_reports_ratios_and_targets(
     table = render_table(report)
     assert table.count("\n|") == len(report["summary"]) + 2
     assert {"timestamp", "machine", "versions", "model_files_bytes"} <= report.keys()
+
+
+def test_lambda_emulator_cold_start_of_fraudlite(artifacts: Path) -> None:
+    from benchmarks.rie import _aws_tools
+
+    if _aws_tools().find_rie() is None:
+        reason = "aws-lambda-rie not installed: run .ci/install-aws-tools"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run it before the tests)")
+        pytest.skip(reason)
+    result = cold_start.rie_part(artifacts, runs=1)
+    assert result["runs"] == 1 and len(result["first_invoke_s"]["values"]) == 1
+    assert result["first_invoke_s"]["median"] > 0
+    warm = result["warm_invoke_ms"]
+    assert warm["count"] > 0 and 0 < warm["p50"] <= warm["p99"]
