@@ -61,5 +61,12 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark against the baseline (a few minutes; trains and converts first if needed):
+# benchmarks/results/latest.json, latest.md and PNGs. See docs/benchmarks.md.
+bench: setup
+	test -f $(ARTIFACTS)/model.onnx || $(MAKE) train convert
+	bash .ci/install-aws-tools
+	$(BIN)/python -m benchmarks --artifacts $(ARTIFACTS) --out benchmarks/results
+
 clean:
 	rm -rf $(ARTIFACTS) .pytest_cache .ruff_cache
