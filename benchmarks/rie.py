@@ -60,7 +60,6 @@ def rie_cold_start(artifacts: Path, runs: int, body: dict[str, Any]) -> dict[str
         env = {
             "FRAUD_MODEL_URI": str(artifacts / "model.onnx"),
             "FRAUD_MODEL_CACHE_DIR": str(root / "model-cache"),
-            "FRAUD_LOG_LEVEL": "WARNING",
         }
         for index in range(runs):
             started = time.perf_counter()
