@@ -68,5 +68,14 @@ bench: setup
 	bash .ci/install-aws-tools
 	$(BIN)/python -m benchmarks --artifacts $(ARTIFACTS) --out benchmarks/results
 
+# Deployment: `make lock` recompiles requirements/service.lock (the Lambda image's dependencies,
+# hashed) with a pinned uv in its own venv; `make footprint` measures installed dependency sizes.
+.PHONY: lock footprint
+lock: setup
+	$(BIN)/python requirements/lock.py
+
+footprint: setup
+	$(BIN)/python -m benchmarks.footprint
+
 clean:
 	rm -rf $(ARTIFACTS) .pytest_cache .ruff_cache
