@@ -34,7 +34,7 @@ from benchmarks.payloads import sample_transactions, save_transactions
 AGREEMENT = 1e-4
 
 
-def run_method(method: str, artifacts: Path, data: Path, seconds: float, xgb_threads: int) -> dict:
+def run_method(method: str, artifacts: Path, data: Path, seconds: float, threads: int) -> dict:
     """Run one worker process and return its figures."""
     command = [
         sys.executable,
@@ -47,8 +47,8 @@ def run_method(method: str, artifacts: Path, data: Path, seconds: float, xgb_thr
         str(data),
         "--seconds",
         str(seconds),
-        "--xgb-threads",
-        str(xgb_threads),
+        "--threads",
+        str(threads),
     ]
     process = subprocess.run(
         command,
@@ -83,7 +83,7 @@ def compare(methods: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
-def run(artifacts: Path, out: Path, seconds: float, xgb_threads: int = 1) -> dict[str, Any]:
+def run(artifacts: Path, out: Path, seconds: float, threads: int = 1) -> dict[str, Any]:
     """Time every method; write latency.json and latency.png."""
     from benchmarks.plots import plot_latency
 
@@ -96,7 +96,7 @@ def run(artifacts: Path, out: Path, seconds: float, xgb_threads: int = 1) -> dic
             "latency",
             f"{method}: timing single rows then a {BATCH}-row batch (~{2 * seconds:.0f}s)",
         )
-        methods[method] = run_method(method, artifacts, data, seconds, xgb_threads)
+        methods[method] = run_method(method, artifacts, data, seconds, threads)
         single = methods[method]["single"]
         progress(
             "latency",
@@ -122,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Command line of ``python -m benchmarks.latency``."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__)
     p.add_argument("--seconds", type=float, default=5.0, help="timing budget per method and size")
-    p.add_argument("--xgb-threads", type=int, default=1, help="threads of the xgboost Booster")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="xgboost threads for the booster and the pipeline (0: the pipeline's saved n_jobs)",
+    )
     p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
     return p
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the latency benchmark; exit 2 when it cannot run."""
     args = build_parser().parse_args(argv)
     try:
-        report = run(args.artifacts, args.out, args.seconds, args.xgb_threads)
+        report = run(args.artifacts, args.out, args.seconds, args.threads)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,9 +9,13 @@ Methods, single row and 1000-row batch:
 - ``fraudlite_onnx``: the ONNX session with the service's session options; raw fields in,
   probability out. A single row's arrays are built from the transaction dict in each call.
 - ``xgboost_inplace``: ``Booster.inplace_predict`` on features prepared beforehand (the tree
-  evaluation alone, no feature engineering), with ``--xgb-threads`` threads.
+  evaluation alone, no feature engineering).
 - ``joblib_pipeline``: the joblib'd pipeline's ``predict_proba``; a single row is a one-row
   DataFrame built from the transaction dict in each call, as the baseline does per request.
+
+xgboost gets ``--threads`` threads (default 1, the ONNX session's budget): with more, its OpenMP
+threads fight over the cores with anything else running and single-row times explode on a busy
+machine. ``--threads 0`` keeps the pipeline's saved ``n_jobs``.
 """
 
 from __future__ import annotations
@@ -93,11 +97,16 @@ def xgboost_scorers(
     return single, batch, {"nthread": threads}
 
 
-def pipeline_scorers(artifacts: Path, rows: list[dict[str, Any]]) -> tuple[Scorer, Scorer, dict]:
+def pipeline_scorers(
+    artifacts: Path, rows: list[dict[str, Any]], threads: int
+) -> tuple[Scorer, Scorer, dict]:
     import joblib
     import pandas as pd
 
     pipeline = joblib.load(artifacts / "pipeline.joblib")
+    saved_threads = pipeline.named_steps["model"].n_jobs
+    if threads > 0:
+        pipeline.named_steps["model"].set_params(n_jobs=threads)
     frame = pd.DataFrame(rows[:BATCH])
 
     def single(i: int) -> np.ndarray:
@@ -106,7 +115,11 @@ def pipeline_scorers(artifacts: Path, rows: list[dict[str, Any]]) -> tuple[Score
     def batch(_: int) -> np.ndarray:
         return pipeline.predict_proba(frame)[:, 1]
 
-    return single, batch, {"n_jobs": pipeline.named_steps["model"].n_jobs}
+    return (
+        single,
+        batch,
+        {"n_jobs": pipeline.named_steps["model"].n_jobs, "saved_n_jobs": saved_threads},
+    )
 
 
 def time_calls(score: Scorer, seconds: float, min_calls: int, warmup: int) -> list[int]:
@@ -137,15 +150,15 @@ def figures(durations: list[int], rows_per_call: int) -> dict[str, float]:
     }
 
 
-def run(method: str, artifacts: Path, data: Path, seconds: float, xgb_threads: int) -> dict:
+def run(method: str, artifacts: Path, data: Path, seconds: float, threads: int) -> dict:
     """Time one method on single rows then on a 1000-row batch."""
     rows = load_transactions(data)
     if method == "fraudlite_onnx":
         single, batch, info = onnx_scorers(artifacts, rows)
     elif method == "xgboost_inplace":
-        single, batch, info = xgboost_scorers(artifacts, rows, xgb_threads)
+        single, batch, info = xgboost_scorers(artifacts, rows, max(threads, 1))
     else:
-        single, batch, info = pipeline_scorers(artifacts, rows)
+        single, batch, info = pipeline_scorers(artifacts, rows, threads)
     batch_rows = min(BATCH, len(rows))
     probabilities = np.asarray(batch(0), dtype=np.float64)
     return {
@@ -164,9 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--artifacts", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True, help="JSON list of raw transactions")
     p.add_argument("--seconds", type=float, default=5.0, help="timing budget per batch size")
-    p.add_argument("--xgb-threads", type=int, default=1)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="xgboost threads of the booster and the pipeline (0: the pipeline's saved n_jobs)",
+    )
     args = p.parse_args(argv)
-    result = run(args.method, args.artifacts, args.data, args.seconds, args.xgb_threads)
+    result = run(args.method, args.artifacts, args.data, args.seconds, args.threads)
     print(MARKER + json.dumps(result), flush=True)
     return 0
 

@@ -18,6 +18,7 @@ TARGETS = {
     "load_p99": 3.0,
     "load_requests_per_s": 3.0,
     "footprint": 3.0,
+    "footprint_cpu": 3.0,
 }
 
 
@@ -46,14 +47,12 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def footprint_figures(footprint: dict[str, Any] | None) -> tuple[float | None, float | None]:
-    """Installed dependency MiB of each side, from footprint.py's JSON (None when absent)."""
-    if not footprint:
-        return None, None
-    sides = footprint.get("sides", footprint)
-    ours = _get(sides, "fraudlite", "total_mib")
-    theirs = _get(sides, "baseline", "total_mib")
-    return ours, theirs
+def footprint_figures(
+    footprint: dict[str, Any] | None, baseline: str = "baseline"
+) -> tuple[float | None, float | None]:
+    """Installed dependency MiB of fraudlite and a baseline side, from footprint.py's JSON."""
+    sides = (footprint or {}).get("sides", {})
+    return _get(sides, "fraudlite", "total_mib"), _get(sides, baseline, "total_mib")
 
 
 def summarize_results(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,9 +139,16 @@ def summarize_results(report: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _row(
             "footprint",
-            "installed dependencies",
+            "installed dependencies (baseline with the standard xgboost wheel)",
             "MiB",
             *footprint_figures(report.get("footprint")),
+            True,
+        ),
+        _row(
+            "footprint_cpu",
+            "installed dependencies (baseline with xgboost-cpu)",
+            "MiB",
+            *footprint_figures(report.get("footprint"), "baseline_cpu"),
             True,
         ),
         _row(
