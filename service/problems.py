@@ -1,16 +1,21 @@
-"""Field kinds, numeric bounds and the wording of field-level validation problems.
+"""Field kinds, numeric bounds, the few rules msgspec types cannot express, and problem wording.
 
-msgspec decides *whether* a value is valid; this module only turns a rejection into a sentence a
-client can act on ("must not be negative" rather than "Expected `float` >= 0.0").
+msgspec decides whether a value has the right type and range; this module adds cross-field and
+whole-number rules and turns a rejection into a sentence a client can act on ("must not be
+negative" rather than "Expected `float` >= 0.0").
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
+
 from service import schema
+from service.errors import Detail
 
 #: Largest finite float32: the model scores float32, so larger values cannot be represented.
 F32_MAX: Final = 3.4028234663852886e38
@@ -89,3 +94,42 @@ def _plain(message: str) -> str:
         text = text.replace(token, words)
     text = text.replace("`", "")
     return text[:1].lower() + text[1:]
+
+
+def semantic_problems(get: Callable[[str], Any], legacy: bool, prefix: str) -> list[Detail]:
+    """Rules msgspec types cannot say: whole-number steps, one-hot flags 0/1 and exclusive.
+
+    ``get`` returns a field's converted value, or UNSET when it is absent or already invalid.
+    """
+    out: list[Detail] = []
+
+    def where(key: str) -> str:
+        return f"{prefix}.{key}" if prefix else key
+
+    step = get("step")
+    if step is not msgspec.UNSET and not float(step).is_integer():
+        out.append(Detail(where("step"), f"must be a whole number of hours, got {step}"))
+    if legacy:
+        set_flags = []
+        for key in schema.LEGACY_ONE_HOT:
+            value = get(key)
+            if value is msgspec.UNSET:
+                continue
+            if value not in (0, 1):
+                out.append(Detail(where(key), f"must be 0 or 1, got {value}"))
+            elif value:
+                set_flags.append(key)
+        if len(set_flags) > 1:
+            out.append(
+                Detail(
+                    where(set_flags[1]),
+                    f"more than one type flag is set ({', '.join(set_flags)}); at most one may be",
+                )
+            )
+    return out
+
+
+def unknown_field_problem(key: str, legacy: bool) -> str:
+    if not legacy and (key in schema.LEGACY_ONE_HOT or key in schema.LEGACY_DERIVED):
+        return "legacy field: send either 'type' or the type_* one-hot fields, not both"
+    return "unknown field"

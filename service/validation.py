@@ -14,7 +14,7 @@ in words a client can act on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
@@ -29,6 +29,8 @@ from service.problems import (
     STEP_MAX,
     describe_problem,
     kind_of,
+    semantic_problems,
+    unknown_field_problem,
 )
 
 #: Details listed in one 422 answer; more would only bloat the response.
@@ -171,7 +173,7 @@ class RequestValidator:
         except msgspec.ValidationError:
             errors.extend(self._explain(item, legacy, prefix))
             return None
-        problems = _semantic_problems(lambda key: getattr(row, key, msgspec.UNSET), legacy, prefix)
+        problems = semantic_problems(lambda key: getattr(row, key, msgspec.UNSET), legacy, prefix)
         if problems:
             errors.extend(problems)
             return None
@@ -191,15 +193,13 @@ class RequestValidator:
         for key, value in item.items():
             where = f"{prefix}.{key}" if prefix else key
             if key not in fields:
-                out.append(Detail(where, _unknown_field_problem(key, legacy)))
+                out.append(Detail(where, unknown_field_problem(key, legacy)))
                 continue
             try:
                 converted[key] = msgspec.convert(value, fields[key])
             except msgspec.ValidationError as exc:
                 out.append(Detail(where, describe_problem(key, value, str(exc), self.type_values)))
-        out.extend(
-            _semantic_problems(lambda key: converted.get(key, msgspec.UNSET), legacy, prefix)
-        )
+        out.extend(semantic_problems(lambda key: converted.get(key, msgspec.UNSET), legacy, prefix))
         for key in sorted(required - set(item), key=self.input_names_order):
             where = f"{prefix}.{key}" if prefix else key
             out.append(Detail(where, "required field is missing"))
@@ -233,8 +233,6 @@ def _struct(name: str, fields: dict[str, Any], required: set[str]) -> type[msgsp
     spec = [(n, t) if n in required else (n, t, msgspec.UNSET) for n, t in fields.items()]
     # Required fields first: msgspec needs defaults to follow non-defaults.
     spec.sort(key=lambda entry: len(entry) == 3)
-    if "transaction_id" in required:
-        raise AssertionError("transaction_id is never required")
     return msgspec.defstruct(name, spec, forbid_unknown_fields=True)
 
 
@@ -243,45 +241,6 @@ def _legacy_type(row: Any) -> str:
         if getattr(row, field_name):
             return type_name
     return schema.LEGACY_BASE_TYPE
-
-
-def _semantic_problems(get: Callable[[str], Any], legacy: bool, prefix: str) -> list[Detail]:
-    """Rules msgspec types cannot say: whole-number steps, one-hot flags 0/1 and exclusive.
-
-    ``get`` returns a field's converted value, or UNSET when it is absent or already invalid.
-    """
-    out: list[Detail] = []
-
-    def where(key: str) -> str:
-        return f"{prefix}.{key}" if prefix else key
-
-    step = get("step")
-    if step is not msgspec.UNSET and not float(step).is_integer():
-        out.append(Detail(where("step"), f"must be a whole number of hours, got {step}"))
-    if legacy:
-        set_flags = []
-        for key in schema.LEGACY_ONE_HOT:
-            value = get(key)
-            if value is msgspec.UNSET:
-                continue
-            if value not in (0, 1):
-                out.append(Detail(where(key), f"must be 0 or 1, got {value}"))
-            elif value:
-                set_flags.append(key)
-        if len(set_flags) > 1:
-            out.append(
-                Detail(
-                    where(set_flags[1]),
-                    f"more than one type flag is set ({', '.join(set_flags)}); at most one may be",
-                )
-            )
-    return out
-
-
-def _unknown_field_problem(key: str, legacy: bool) -> str:
-    if not legacy and (key in schema.LEGACY_ONE_HOT or key in schema.LEGACY_DERIVED):
-        return "legacy field: send either 'type' or the type_* one-hot fields, not both"
-    return "unknown field"
 
 
 def _summary(errors: list[Detail]) -> str:
