@@ -178,7 +178,9 @@ def measure(site: Path) -> dict[str, Any]:
     dist-info RECORD; files no RECORD lists, such as bin/ scripts, count in the total only)."""
     total = files = 0
     for path in site.rglob("*"):
-        if path.is_file() and not path.is_symlink():
+        # Bytecode is left out on every side (pip ran with --no-compile; the memory profile
+        # compiles the fraudlite side in place, as the image build does).
+        if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
             total += path.stat().st_size
             files += 1
     packages: dict[str, dict[str, Any]] = {}
@@ -188,7 +190,7 @@ def measure(site: Path) -> dict[str, Any]:
         for line in record.read_text().splitlines():
             relative = line.rsplit(",", 2)[0]
             path = site / relative
-            if path.is_file() and not path.is_symlink():
+            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
                 size += path.stat().st_size
         packages[name.lower().replace("_", "-")] = {"version": version, "mib": size / MIB}
     ordered = dict(sorted(packages.items(), key=lambda item: -item[1]["mib"]))
@@ -279,6 +281,9 @@ def memory_profile(model: Path, site: Path, batches: int = 20, size: int = 1000)
             Path(tmp) / "service",
             ignore=shutil.ignore_patterns("__pycache__"),
         )
+        # Precompiled like the image (pip compiles at install; the Dockerfile compiles service/).
+        compile_all = [str(python), "-S", "-m", "compileall", "-q", "-j0", str(site), tmp]
+        subprocess.run(compile_all, check=True, capture_output=True)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": f"{tmp}:{site}"}
         env |= {"OMP_NUM_THREADS": "1", "FRAUD_ORT_INTRA_OP_THREADS": "1"}
         process = subprocess.run(
@@ -320,7 +325,7 @@ def run(
         "sides": {},
     }
     for side in sides():
-        progress("footprint", f"{side.name}: installing ({side.description})")
+        progress("footprint", f"{side.name}: {side.description}")
         folder, seconds = installed(side, cache, skip_install)
         try:
             figures = measure(folder / "site")
