@@ -47,7 +47,14 @@ def main(argv: list[str] | None = None) -> int:
             f"fraud-serve: model {model.version} on http://{args.host}:{args.port} (docs at /docs)",
             file=sys.stderr,
         )
-    import uvicorn  # local serving only; the Lambda image does not need it
+    try:
+        import uvicorn  # local serving only; the Lambda image does not need it
+    except ImportError:
+        print(
+            "fraud-serve: uvicorn is not installed: pip install 'fraudlite[server]'",
+            file=sys.stderr,
+        )
+        return 2
 
     uvicorn.run(
         create_app(settings, model),
