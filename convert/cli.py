@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 
 from convert.errors import ConvertError
-from convert.export import MODEL_FILE, export_model
+from convert.export import DEFAULT_EXPLAIN, MODEL_FILE, export_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the edge-row parity self-check"
     )
+    parser.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_EXPLAIN,
+        help="add the 'contributions' and 'features' outputs (per-feature log-odds "
+        "contributions; unused outputs cost nothing at scoring time, see "
+        "docs/explanations.md). Default: --explain",
+    )
     return parser
 
 
@@ -38,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"converting {args.artifacts_dir} ...", file=sys.stderr)
     try:
-        out = export_model(args.artifacts_dir, args.output, verify=not args.no_verify)
+        out = export_model(
+            args.artifacts_dir, args.output, verify=not args.no_verify, explain=args.explain
+        )
     except ConvertError as exc:
         print(f"fraud-convert: error: {exc}", file=sys.stderr)
         return exc.status

@@ -11,8 +11,9 @@ import onnx
 from onnx import TensorProto
 
 from convert.artifacts import Artifacts, load_artifacts
+from convert.contributions import CONTRIBUTIONS, add_gated_contributions
 from convert.errors import ParityFailure
-from convert.features_graph import build_features
+from convert.features_graph import FEATURES_TENSOR, build_features
 from convert.graph import GraphBuilder
 from convert.metadata import (
     attach_metadata,
@@ -29,6 +30,11 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.onnx"
 #: Tolerance of the self-check run on crafted edge rows before a model is written.
 VERIFY_ATOL = 1e-6
+#: Whether model.onnx carries the explanation outputs unless told otherwise (fraud-convert
+#: --explain / --no-explain); measured cost in docs/explanations.md.
+DEFAULT_EXPLAIN = True
+#: Graph output exposing the engineered features (the tensor the trees read).
+FEATURES_OUTPUT = FEATURES_TENSOR
 
 
 def add_head(builder: GraphBuilder, probabilities: str, threshold: float) -> None:
@@ -45,37 +51,56 @@ def add_head(builder: GraphBuilder, probabilities: str, threshold: float) -> Non
     builder.output(label, OUTPUT_LABEL, TensorProto.INT64, ["N"])
 
 
-def build_graph(artifacts: Artifacts) -> onnx.ModelProto:
-    """The whole inference graph (no metadata): raw inputs -> probability, label."""
+def build_graph(artifacts: Artifacts, explain: bool = DEFAULT_EXPLAIN) -> onnx.ModelProto:
+    """The whole inference graph (no metadata): raw inputs -> probability, label.
+
+    With ``explain``, two more outputs: ``contributions`` [N, F+1] (per-feature log-odds and
+    the bias, convert/contributions.py) and ``features`` [N, F] (the engineered values they
+    explain). onnxruntime computes only the nodes a ``run`` asks for, so a caller fetching
+    ``probability`` and ``label`` alone does not pay for them (docs/explanations.md).
+    """
     builder = GraphBuilder(f"fraudlite_{artifacts.feature_set}")
     features = build_features(builder, artifacts.feature_set)
-    trees = convert_trees(artifacts.model, len(artifacts.feature_names))
+    n_features = len(artifacts.feature_names)
+    trees = convert_trees(artifacts.model, n_features)
     tree_outputs = builder.embed(trees, {TREE_INPUT: features}, prefix="xgb/")
     add_head(builder, tree_outputs[TREE_PROBABILITIES], artifacts.threshold)
+    if explain:
+        contributions = add_gated_contributions(builder, features, artifacts.model, n_features)
+        # [N, F+1] when ``explain`` is fed true, [0, F+1] otherwise.
+        builder.output(contributions, CONTRIBUTIONS, TensorProto.FLOAT, ["M", n_features + 1])
+        builder.output(features, FEATURES_OUTPUT, TensorProto.FLOAT, ["N", n_features])
     return builder.model("fraudlite.convert", export_versions()["fraudlite"] or "0")
 
 
-def build_model(artifacts: Artifacts, created_at: datetime | None = None) -> onnx.ModelProto:
+def build_model(
+    artifacts: Artifacts, created_at: datetime | None = None, explain: bool = DEFAULT_EXPLAIN
+) -> onnx.ModelProto:
     """The graph with its contract metadata attached."""
-    model = build_graph(artifacts)
-    attach_metadata(model, build_metadata(artifacts, model_version(model), created_at))
+    model = build_graph(artifacts, explain)
+    attach_metadata(model, build_metadata(artifacts, model_version(model), created_at, explain))
     return model
 
 
 def export_model(
-    artifacts_dir: Path | str, out_path: Path | str | None = None, *, verify: bool = True
+    artifacts_dir: Path | str,
+    out_path: Path | str | None = None,
+    *,
+    verify: bool = True,
+    explain: bool = DEFAULT_EXPLAIN,
 ) -> Path:
     """Export ``ARTIFACTS_DIR/pipeline.joblib`` to ONNX; return the written path.
 
     With ``verify`` (the default) the model is first scored on crafted edge rows (every type,
     zero/huge balances, float32 rounding edges, every split threshold of the trees) and
     compared with the pipeline; :class:`ParityFailure` is raised instead of writing a model
-    that disagrees.
+    that disagrees; with ``explain`` the contributions are checked against XGBoost's
+    approximate contributions on the same rows.
     """
     artifacts_dir = Path(artifacts_dir)
     artifacts = load_artifacts(artifacts_dir)
     out = Path(out_path) if out_path is not None else artifacts_dir / MODEL_FILE
-    model = build_model(artifacts)
+    model = build_model(artifacts, explain=explain)
     if verify:
         # Imported here: onnxruntime is only needed for the check, not to build the graph.
         from convert.edge_rows import edge_frame

@@ -13,10 +13,15 @@ import numpy as np
 import onnx
 
 from convert.artifacts import Artifacts
+from convert.contributions import CONTRIBUTIONS, contribution_columns
+from convert.features_graph import FEATURES_TENSOR
 from service.schema import MODEL_FORMAT, input_schema_json
 
 #: Test metrics copied from metrics.json["test"] into the ``metrics`` key.
 METRIC_KEYS = ("pr_auc", "roc_auc", "precision", "recall", "f1")
+
+#: Outputs a model exported with explanations has beyond probability and label, in order.
+EXPLANATION_OUTPUTS = (CONTRIBUTIONS, FEATURES_TENSOR)
 
 #: Distributions whose versions the export records (``versions.export``).
 EXPORT_PACKAGES = ("fraudlite", "numpy", "onnx", "onnxmltools", "onnxruntime", "scikit-learn")
@@ -69,14 +74,29 @@ def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_metadata(
-    artifacts: Artifacts, version: str, created_at: datetime | None = None
+    artifacts: Artifacts,
+    version: str,
+    created_at: datetime | None = None,
+    explain: bool = False,
 ) -> dict[str, str]:
-    """All metadata keys of the contract, as strings (JSON where the contract says so)."""
+    """All metadata keys of the contract, as strings (JSON where the contract says so).
+
+    ``explain``: the graph has the ``contributions`` and ``features`` outputs; the keys
+    ``explanation_outputs`` and ``contributions_columns`` say so (absent otherwise).
+    """
     created = (created_at or datetime.now(UTC)).astimezone(UTC)
 
     def dumps(value: Any) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
+    extra = (
+        {
+            "explanation_outputs": dumps(list(EXPLANATION_OUTPUTS)),
+            "contributions_columns": dumps(contribution_columns(artifacts.feature_names)),
+        }
+        if explain
+        else {}
+    )
     return {
         "format": MODEL_FORMAT,
         "model_version": version,
@@ -89,6 +109,7 @@ def build_metadata(
             {"train": artifacts.metrics.get("versions"), "export": export_versions()}
         ),
         "created_at": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        **extra,
     }
 
 

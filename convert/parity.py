@@ -12,10 +12,14 @@ import onnxruntime as ort
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from convert.contributions import CONTRIBUTIONS, EXPLAIN_INPUT, xgboost_contributions
 from convert.errors import ParityInputError
+from convert.features_graph import FEATURES_TENSOR
 from service.schema import INPUT_TYPES, OUTPUT_LABEL, OUTPUT_PROBABILITY
 
 DEFAULT_ATOL = 1e-6
+#: Tolerance on contributions (log-odds) against XGBoost's approx_contribs.
+DEFAULT_CONTRIB_ATOL = 1e-5
 DEFAULT_BATCH = 100_000
 Progress = Callable[[int, int], None]
 
@@ -29,6 +33,9 @@ def make_session(model: bytes | str, threads: int = 1) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Errors only: onnxruntime warns about every initializer that is also a graph input, which
+    # the optional ``explain`` input is on purpose (failures still raise).
+    options.log_severity_level = 3
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -79,16 +86,31 @@ class ParityReport:
     seconds: float
     worst: list[dict[str, Any]] = field(default_factory=list)
     flips: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether the model has a ``contributions`` output and it was compared.
+    contributions_checked: bool = False
+    contributions_max_abs_diff: float | None = None
+    contributions_mean_abs_diff: float | None = None
+    contrib_atol: float = DEFAULT_CONTRIB_ATOL
+    #: Largest contribution differences: row, column name, both values.
+    contributions_worst: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows whose ``features`` output differs from the pipeline's features (None: no output).
+    feature_mismatches: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
+        contributions = (
+            f"contributions_max_abs_diff={self.contributions_max_abs_diff:.3g} "
+            f"feature_mismatches={self.feature_mismatches} "
+            if self.contributions_checked
+            else "contributions=absent "
+        )
         return (
             f"rows={self.rows} max_abs_diff={self.max_abs_diff:.3g} "
             f"mean_abs_diff={self.mean_abs_diff:.3g} label_flips={self.label_flips} "
             f"near_threshold={self.near_threshold} (flips {self.near_threshold_flips}) "
-            f"passed={self.passed}"
+            f"{contributions}passed={self.passed}"
         )
 
 
@@ -103,6 +125,57 @@ def _row_records(frame: pd.DataFrame, index: np.ndarray, cols: dict[str, np.ndar
     return records
 
 
+def _abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| in float64; NaN on one side only is infinitely wrong, NaN on both sides agrees."""
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    diff[np.isnan(a) != np.isnan(b)] = np.inf
+    diff[np.isnan(a) & np.isnan(b)] = 0.0
+    return diff
+
+
+class _ExplainCheck:
+    """Running comparison of the ``contributions`` and ``features`` outputs, batch by batch."""
+
+    def __init__(self, pipeline: Pipeline, n: int, keep: int) -> None:
+        self.keep = keep
+        self.features_step = pipeline.named_steps["features"]
+        self.model = pipeline.named_steps["model"]
+        self.columns = [*self.features_step.get_feature_names_out(), "bias"]
+        self.row_max = np.zeros(n, dtype=np.float64)
+        self.row_col = np.zeros(n, dtype=np.int64)
+        self.total = 0.0
+        self.mismatches = 0
+        self.kept: dict[int, tuple[float, float]] = {}
+
+    def add(self, lo: int, batch: pd.DataFrame, contributions: np.ndarray, onnx_x: np.ndarray):
+        x = self.features_step.transform(batch)
+        same = (onnx_x == x) | (np.isnan(onnx_x) & np.isnan(x))
+        self.mismatches += int(np.count_nonzero(~same.all(axis=1)))
+        expected = xgboost_contributions(self.model, x)
+        diff = _abs_diff(contributions, expected)
+        self.total += float(diff.sum())
+        cols = diff.argmax(axis=1) if len(diff) else np.zeros(0, dtype=np.int64)
+        rows = np.arange(len(diff))
+        self.row_max[lo : lo + len(diff)] = diff[rows, cols]
+        self.row_col[lo : lo + len(diff)] = cols
+        for i in np.argsort(-diff[rows, cols], kind="stable")[: self.keep]:
+            self.kept[lo + int(i)] = (float(expected[i, cols[i]]), float(contributions[i, cols[i]]))
+
+    def worst(self, count: int) -> list[dict[str, Any]]:
+        order = np.argsort(-self.row_max, kind="stable")[:count]
+        return [
+            {
+                "row": int(i),
+                "column": self.columns[int(self.row_col[i])],
+                "xgboost": self.kept[int(i)][0],
+                "onnx": self.kept[int(i)][1],
+                "abs_diff": float(self.row_max[i]),
+            }
+            for i in order
+            if int(i) in self.kept
+        ]
+
+
 def check_parity(
     session: ort.InferenceSession,
     pipeline: Pipeline,
@@ -110,6 +183,7 @@ def check_parity(
     *,
     threshold: float | None = None,
     atol: float = DEFAULT_ATOL,
+    contrib_atol: float = DEFAULT_CONTRIB_ATOL,
     batch_size: int = DEFAULT_BATCH,
     worst: int = 10,
     progress: Progress | None = None,
@@ -119,35 +193,60 @@ def check_parity(
     A label flip is a row where the ONNX ``label`` differs from ``predict_proba >= threshold``;
     flips of rows whose pipeline probability lies within ``atol`` of the threshold are counted
     apart (``near_threshold_flips``) since a difference within tolerance may legitimately cross
-    it. Passes when ``max_abs_diff <= atol`` and ``label_flips == 0``.
+    it. When the model has a ``contributions`` output, it is compared with XGBoost's
+    ``pred_contribs=True, approx_contribs=True`` on the same rows (tolerance ``contrib_atol``,
+    log-odds), and its ``features`` output with the pipeline's features (exactly). Passes when
+    ``max_abs_diff <= atol``, ``label_flips == 0`` and, if checked, the contributions are
+    within ``contrib_atol`` and no feature differs.
     """
     if batch_size < 1:
         raise ParityInputError(f"batch size must be >= 1, got {batch_size}")
     threshold = session_threshold(session) if threshold is None else threshold
     names = [i.name for i in session.get_inputs()]
+    outputs = {o.name for o in session.get_outputs()}
+    explain = CONTRIBUTIONS in outputs and FEATURES_TENSOR in outputs
+    fetch = [OUTPUT_PROBABILITY, OUTPUT_LABEL]
+    switch: dict[str, np.ndarray] = {}
+    if explain:
+        fetch += [CONTRIBUTIONS, FEATURES_TENSOR]
+        if EXPLAIN_INPUT in {i.name for i in session.get_overridable_initializers()}:
+            switch[EXPLAIN_INPUT] = np.array(True)
     n = len(frame)
     p_pipe = np.empty(n, dtype=np.float32)
     p_onnx = np.empty(n, dtype=np.float32)
     l_onnx = np.empty(n, dtype=np.int64)
+    check = _ExplainCheck(pipeline, n, worst) if explain else None
     start = time.perf_counter()
     for lo in range(0, n, batch_size):
         batch = frame.iloc[lo : lo + batch_size]
         p_pipe[lo : lo + len(batch)] = pipeline.predict_proba(batch)[:, 1]
-        prob, label = session.run([OUTPUT_PROBABILITY, OUTPUT_LABEL], onnx_feed(batch, names))
-        p_onnx[lo : lo + len(batch)], l_onnx[lo : lo + len(batch)] = prob, label
+        got = session.run(fetch, {**onnx_feed(batch, names), **switch})
+        p_onnx[lo : lo + len(batch)], l_onnx[lo : lo + len(batch)] = got[0], got[1]
+        if check is not None:
+            check.add(lo, batch, got[2], got[3])
         if progress is not None:
             progress(lo + len(batch), n)
     seconds = time.perf_counter() - start
 
-    diff = np.abs(p_onnx.astype(np.float64) - p_pipe.astype(np.float64))
-    diff[np.isnan(p_onnx) != np.isnan(p_pipe)] = np.inf  # NaN on one side only is a mismatch
-    diff[np.isnan(p_onnx) & np.isnan(p_pipe)] = 0.0
+    diff = _abs_diff(p_onnx, p_pipe)
     # The pipeline's decision as train.evaluate makes it: float32 proba >= float32 threshold.
     l_pipe = (p_pipe >= np.float32(threshold)).astype(np.int64)
     near = np.abs(p_pipe.astype(np.float64) - threshold) <= atol
     flipped = l_pipe != l_onnx
     label_flips = int(np.count_nonzero(flipped & ~near))
     max_diff = float(diff.max()) if n else 0.0
+    passed = max_diff <= atol and label_flips == 0
+    contrib: dict[str, Any] = {"contrib_atol": contrib_atol}
+    if check is not None:
+        contrib_max = float(check.row_max.max()) if n else 0.0
+        contrib.update(
+            contributions_checked=True,
+            contributions_max_abs_diff=contrib_max,
+            contributions_mean_abs_diff=check.total / max(n * len(check.columns), 1),
+            contributions_worst=check.worst(worst),
+            feature_mismatches=check.mismatches,
+        )
+        passed = passed and contrib_max <= contrib_atol and check.mismatches == 0
     cols = {
         "p_pipeline": p_pipe,
         "p_onnx": p_onnx,
@@ -165,8 +264,9 @@ def check_parity(
         near_threshold_flips=int(np.count_nonzero(flipped & near)),
         threshold=threshold,
         atol=atol,
-        passed=bool(max_diff <= atol and label_flips == 0),
+        passed=bool(passed),
         seconds=round(seconds, 3),
         worst=_row_records(frame, order, cols),
         flips=_row_records(frame, np.flatnonzero(flipped)[:worst], cols),
+        **contrib,
     )

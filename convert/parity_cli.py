@@ -1,7 +1,9 @@
 """``fraud-parity``: score the same rows with the pipeline and with the ONNX model, compare.
 
-Exit 0 when max |p_onnx - p_pipeline| <= atol and no label flips, 1 otherwise, 2 on usage
-errors (missing file, unreadable model or pipeline, bad data source, model/pipeline mismatch).
+Exit 0 when max |p_onnx - p_pipeline| <= atol, no label flips and, for a model with a
+``contributions`` output, max |contribution - XGBoost's approx_contribs| <= contrib-atol; 1
+otherwise; 2 on usage errors (missing file, unreadable model or pipeline, bad data source,
+model/pipeline mismatch).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from typing import Any
 
 from convert.artifacts import load_pipeline
 from convert.errors import ConvertError, ParityInputError
-from convert.parity import DEFAULT_ATOL, DEFAULT_BATCH, ParityReport, check_parity, make_session
+from convert.parity import (
+    DEFAULT_ATOL,
+    DEFAULT_BATCH,
+    DEFAULT_CONTRIB_ATOL,
+    ParityReport,
+    check_parity,
+    make_session,
+)
 
 _COUNT = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
 
@@ -61,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rows", type=row_count, help="compare only the first N rows")
     parser.add_argument("--atol", type=positive_float, default=DEFAULT_ATOL, help="default 1e-6")
+    parser.add_argument(
+        "--contrib-atol",
+        type=positive_float,
+        default=DEFAULT_CONTRIB_ATOL,
+        help="tolerance on contributions, log-odds (default 1e-5)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
     parser.add_argument(
         "--batch-size", type=row_count, default=DEFAULT_BATCH, help="rows per batch"
@@ -117,6 +132,20 @@ def print_report(report: ParityReport) -> None:
         f"near threshold       {report.near_threshold} rows within atol "
         f"({report.near_threshold_flips} of them flipped, not counted as flips)"
     )
+    if report.contributions_checked:
+        print(
+            f"max |contrib diff|   {report.contributions_max_abs_diff:.3g}  "
+            f"(atol {report.contrib_atol:g}, vs xgboost approx_contribs; "
+            f"mean {report.contributions_mean_abs_diff:.3g})"
+        )
+        print(f"feature mismatches   {report.feature_mismatches} rows")
+        for row in report.contributions_worst[:3]:
+            print(
+                f"  #{row['row']} {row['column']} xgb={row['xgboost']:.9g} "
+                f"onnx={row['onnx']:.9g} diff={row['abs_diff']:.3g}"
+            )
+    else:
+        print("contributions        not in this model: comparison skipped")
     print(f"seconds scoring      {report.seconds}")
     if report.worst:
         print("worst rows:")
@@ -154,6 +183,7 @@ def run(args: argparse.Namespace) -> ParityReport:
         pipeline,
         frame,
         atol=args.atol,
+        contrib_atol=args.contrib_atol,
         batch_size=args.batch_size,
         worst=args.worst,
         progress=_progress(started),

@@ -11,6 +11,7 @@ import pytest
 
 from convert.cli import main
 from convert.testing import make_artifacts
+from service.schema import MODEL_INPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,20 @@ def test_writes_model_next_to_artifacts_by_default(artifacts, capsys):
     assert [o.name for o in onnx.load(artifacts / "model.onnx").graph.output] == [
         "probability",
         "label",
+        "contributions",
+        "features",
     ]
+
+
+def test_no_explain_writes_the_two_score_outputs_only(artifacts, tmp_path, capsys):
+    out = tmp_path / "plain.onnx"
+    assert main([str(artifacts), "-o", str(out), "--no-explain"]) == 0
+    model = onnx.load(out)
+    assert [o.name for o in model.graph.output] == ["probability", "label"]
+    assert [i.name for i in model.graph.input] == list(MODEL_INPUTS)
+    keys = {p.key for p in model.metadata_props}
+    assert "contributions_columns" not in keys and "explanation_outputs" not in keys
+    capsys.readouterr()
 
 
 def test_output_option_and_module_entry_point(artifacts, tmp_path):

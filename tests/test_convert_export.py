@@ -23,6 +23,7 @@ from service.schema import MODEL_FORMAT, MODEL_INPUTS, TRANSACTION_TYPES, input_
 from train.features import FEATURE_SET_INPUTS, FEATURE_SETS
 
 THRESHOLD = 0.3  # not a float32: exercises the rounding of the baked-in threshold
+SCORE = ["probability", "label"]
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,17 @@ def test_inputs_and_outputs_are_the_documented_ones(exported):
         (name, "tensor(string)" if name == "type" else "tensor(float)", ["N"])
         for name in MODEL_INPUTS
     ]
+    n_features = len(FEATURE_SETS["full"])
     assert [(o.name, o.type, o.shape) for o in session.get_outputs()] == [
         ("probability", "tensor(float)", ["N"]),
         ("label", "tensor(int64)", ["N"]),
+        # Explanation outputs (default export): [0, F+1] unless ``explain`` is fed true.
+        ("contributions", "tensor(float)", ["M", n_features + 1]),
+        ("features", "tensor(float)", ["N", n_features]),
+    ]
+    # The switch is an overridable initializer, not one of the raw inputs the service feeds.
+    assert [(i.name, i.type, i.shape) for i in session.get_overridable_initializers()] == [
+        ("explain", "tensor(bool)", [])
     ]
     model = onnx.load(path)
     assert {o.domain or "": o.version for o in model.opset_import} == {
@@ -124,11 +133,11 @@ def test_batch_of_one_and_batch_of_many_agree_with_the_pipeline(exported):
     frame = paysim_like_frame(64, seed=5)
     expected = pipeline.predict_proba(frame)[:, 1]
     names = list(MODEL_INPUTS)
-    prob, label = session.run(None, onnx_feed(frame, names))
+    prob, label = session.run(SCORE, onnx_feed(frame, names))
     assert prob.shape == label.shape == (64,)
     assert np.abs(prob - expected).max() <= 1e-6
     for i in range(len(frame)):
-        p1, l1 = session.run(None, onnx_feed(frame.iloc[i : i + 1], names))
+        p1, l1 = session.run(SCORE, onnx_feed(frame.iloc[i : i + 1], names))
         assert p1.shape == (1,) and l1.shape == (1,) and l1.dtype == np.int64
         assert abs(p1[0] - expected[i]) <= 1e-6
         assert l1[0] == (expected[i] >= THRESHOLD)
@@ -166,7 +175,7 @@ def test_label_is_probability_at_or_above_threshold(exported, tmp_path):
     session = make_session(
         build_graph(load_artifacts(write_artifacts(tmp_path, pipeline, t))).SerializeToString()
     )
-    prob, label = session.run(None, onnx_feed(frame, list(MODEL_INPUTS)))
+    prob, label = session.run(SCORE, onnx_feed(frame, list(MODEL_INPUTS)))
     assert (label == (prob >= np.float32(t))).all()
     assert label.sum() == (probs >= t).sum() and 0 < label.sum() < len(label)
 

@@ -59,6 +59,47 @@ def test_pass_exit_0_with_json(artifacts, tmp_path, capsys):
     assert report["max_abs_diff"] <= 1e-6 and report["label_flips"] == 0
     assert len(report["worst"]) == 10 and report["worst"][0]["abs_diff"] == report["max_abs_diff"]
     assert "PASSED" in captured.out and "scored 5,000/5,000 rows" in captured.err
+    # The default export explains: contributions compared with xgboost's approx_contribs.
+    assert report["contributions_checked"] is True and report["feature_mismatches"] == 0
+    assert report["contributions_max_abs_diff"] <= report["contrib_atol"] == 1e-5
+    assert "max |contrib diff|" in captured.out
+
+
+def _contribution_weights(m):
+    (gate,) = [n for n in m.graph.node if n.op_type == "If"]
+    then = next(a for a in gate.attribute if a.name == "then_branch").g
+    (node,) = then.node
+    return next(a for a in node.attribute if a.name == "target_weights")
+
+
+def test_tampered_contribution_exits_1_and_contrib_atol_applies(artifacts, tmp_path, capsys):
+    model, pipeline, _ = artifacts
+
+    def nudge_every_weight(m):
+        weights = _contribution_weights(m)
+        weights.floats[:] = [w + 3e-5 for w in weights.floats]
+
+    bad = tampered(model, tmp_path, nudge_every_weight)
+    out = tmp_path / "contrib.json"
+    assert main(args(bad, pipeline, "synthetic:2000", "--json", str(out))) == 1
+    report = json.loads(out.read_text())
+    assert report["max_abs_diff"] <= 1e-6 and report["label_flips"] == 0  # scores untouched
+    assert report["contributions_max_abs_diff"] > 1e-5 and report["passed"] is False
+    assert report["contributions_worst"][0]["abs_diff"] == report["contributions_max_abs_diff"]
+    assert "FAILED" in capsys.readouterr().out
+    assert main(args(bad, pipeline, "synthetic:2000", "--contrib-atol", "1e-3")) == 0
+    capsys.readouterr()
+
+
+def test_model_without_contributions_is_checked_and_says_so(artifacts, tmp_path, capsys):
+    _, pipeline, _ = artifacts
+    plain = export_model(pipeline.parent, tmp_path / "plain.onnx", explain=False)
+    out = tmp_path / "plain.json"
+    assert main(args(plain, pipeline, "synthetic:2000", "--json", str(out))) == 0
+    report = json.loads(out.read_text())
+    assert report["contributions_checked"] is False
+    assert report["contributions_max_abs_diff"] is None
+    assert "not in this model: comparison skipped" in capsys.readouterr().out
 
 
 def test_file_source_and_rows_limit(artifacts, tmp_path, capsys):
@@ -114,7 +155,7 @@ def test_usage_errors_exit_2(artifacts, tmp_path, capsys):
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     assert main(args(tmp_path / "bad.onnx", pipeline)) == 2
     assert "cannot load ONNX model" in capsys.readouterr().err
-    for extra in (["--rows", "0"], ["--atol", "-1"], []):
+    for extra in (["--rows", "0"], ["--atol", "-1"], ["--contrib-atol", "x"], []):
         with pytest.raises(SystemExit) as exc:
             main(args(model, pipeline, "synthetic:100", *extra) if extra else ["--model", "x"])
         assert exc.value.code == 2
