@@ -353,3 +353,17 @@ def test_outputs(sam: dict[str, Any]) -> None:
     assert {"ApiUrl", "FunctionName", "FunctionArn"} <= set(outputs)
     assert "${ScoringApi}.execute-api" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
     assert outputs["FunctionArn"]["Value"] == {"Fn::GetAtt": ["ScoringFunction", "Arn"]}
+
+
+def test_samconfig_defaults_fit_the_template(sam: dict[str, Any]) -> None:
+    import tomllib
+
+    config = tomllib.loads((TEMPLATE.parent / "samconfig.toml").read_text())["default"]
+    deploy = config["deploy"]["parameters"]
+    # The template creates an unnamed IAM role and an image function: both need these.
+    assert "CAPABILITY_IAM" in deploy["capabilities"]
+    assert deploy["resolve_image_repos"] is True
+    assert config["global"]["parameters"]["stack_name"]
+    # Overrides, if any, name real parameters.
+    for pair in deploy.get("parameter_overrides", "").split():
+        assert pair.split("=", 1)[0] in sam["Parameters"], pair
