@@ -139,7 +139,7 @@ def print_report(report: ParityReport) -> None:
             f"mean {report.contributions_mean_abs_diff:.3g})"
         )
         print(f"feature mismatches   {report.feature_mismatches} rows")
-        for row in report.contributions_worst[:3]:
+        for row in report.contributions_worst[:3] if report.contributions_max_abs_diff else []:
             print(
                 f"  #{row['row']} {row['column']} xgb={row['xgboost']:.9g} "
                 f"onnx={row['onnx']:.9g} diff={row['abs_diff']:.3g}"
