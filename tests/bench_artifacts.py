@@ -1,25 +1,28 @@
-"""A tiny trained and converted model shared by the benchmark tests (trained once per session)."""
+"""A small fitted and converted model shared by the benchmark tests (built once per session).
+
+Built with convert.testing (30 trees on generated data, no search): a full fraud-train run takes
+minutes on a busy machine, and the benchmarks only need artifacts of the same kinds and layout.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROWS = 50_000  # enough frauds for SMOTE's neighbours in 2 folds; trains in seconds with 1 candidate
+from convert.export import export_model
+from convert.testing import make_artifacts
+
+ROWS = 20_000
 
 
 def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pipeline.joblib, xgb_model.json and model.onnx of a 1-candidate search on generated data."""
+    """pipeline.joblib, metrics.json, xgb_model.json and model.onnx, as fraud-train and
+    fraud-convert lay them out."""
     out = tmp_path_factory.getbasetemp() / "bench_artifacts"
     if (out / "model.onnx").exists():
         return out
-    train = [sys.executable, "-m", "train", "--data", f"synthetic:{ROWS}", "--n-iter", "1"]
-    train += ["--cv", "2", "--seed", "3", "--out", str(out)]
-    subprocess.run(train, check=True, capture_output=True, text=True)
-    subprocess.run(
-        [sys.executable, "-m", "convert", str(out)], check=True, capture_output=True, text=True
-    )
+    out, pipeline = make_artifacts(out, rows=ROWS, seed=3)
+    pipeline.named_steps["model"].get_booster().save_model(str(out / "xgb_model.json"))
+    export_model(out)
     return out
