@@ -18,6 +18,7 @@ from service.openapi import docs_routes
 from service.routes import api_routes
 from service.settings import Settings
 from service.state import ServiceState
+from service.v2 import v2_routes
 
 
 def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Starlette:
@@ -28,7 +29,7 @@ def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Sta
     """
     state = ServiceState(settings=settings, model=model)
     app = Starlette(
-        routes=[*api_routes(state), *docs_routes(state)],
+        routes=[*api_routes(state), *docs_routes(state), *v2_routes(state)],
         middleware=[Middleware(RequestLogMiddleware, model_version=state.model_version)],
         exception_handlers={ServiceError: _service_error, HTTPException: _http_error},
     )

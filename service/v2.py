@@ -1,0 +1,221 @@
+"""Open Inference Protocol (KServe V2) REST routes, on the same model and scoring core as /predict.
+
+Routes: ``GET /v2`` (server metadata), ``GET /v2/health/live``, ``GET /v2/health/ready``, and for
+the one model, ``fraudlite``, ``GET /v2/models/fraudlite[/versions/{v}]`` (metadata),
+``GET .../ready`` and ``POST .../infer``. A versioned path answers for the loaded model's
+``model_version`` only. Errors take the protocol's form ``{"error": "..."}``: 400 for a bad
+request, 404 for an unknown model or version, 413/415 for body size and type, 503 (with
+``Retry-After``) when no model is loaded. Health probes answer 200 for true and, as the protocol
+says, a 4xx (400) for false. Mapping and decisions: docs/kserve-v2.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service import schema
+from service.errors import BadRequest, Detail, NotFound, ServiceError, UnsupportedMediaType
+from service.http import check_json_content_type, json_response, read_body
+from service.logging import request_log
+from service.model import LoadedModel, ModelLoadFailure
+from service.state import ServiceState
+from service.v2_validation import InferRequest, InferValidator
+
+#: The name the model is served under.
+MODEL_NAME: Final = "fraudlite"
+#: The fraudlite distribution's version (pyproject.toml; a test keeps them equal). A constant
+#: because the Lambda image copies service/ without installing the distribution.
+SERVER_VERSION: Final = "0.1.0"
+#: Triton's platform name for an ONNX model run by onnxruntime.
+PLATFORM: Final = "onnxruntime_onnx"
+#: Status of a health probe answering false: the protocol says 4xx (Triton answers 400).
+NOT_READY: Final = 400
+#: Outputs an inference returns when the request names none, in this order.
+OUTPUTS: Final = (schema.OUTPUT_PROBABILITY, schema.OUTPUT_LABEL)
+#: V2 datatype of each ONNX tensor type the model may declare.
+DATATYPES: Final = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def tensor_metadata(name: str, onnx_type: str, shape: list[Any] | None) -> dict[str, Any]:
+    """A protocol ``$metadata_tensor``: symbolic (dynamic) dimensions become -1."""
+    dims = [d if isinstance(d, int) and d >= 0 else -1 for d in (shape or [None])]
+    return {"name": name, "datatype": DATATYPES.get(onnx_type, onnx_type), "shape": dims}
+
+
+def model_metadata(model: LoadedModel) -> dict[str, Any]:
+    """``$metadata_model_response``: the inputs and outputs as the ONNX graph declares them."""
+    graph_outputs = {o.name: o for o in model.session.get_outputs()}
+    return {
+        "name": MODEL_NAME,
+        "versions": [model.version],
+        "platform": PLATFORM,
+        "inputs": [tensor_metadata(i.name, i.type, i.shape) for i in model.session.get_inputs()],
+        "outputs": [
+            tensor_metadata(name, graph_outputs[name].type, graph_outputs[name].shape)
+            for name in OUTPUTS
+        ],
+    }
+
+
+def infer_response(
+    model: LoadedModel, request: InferRequest, probabilities: np.ndarray, labels: np.ndarray
+) -> dict[str, Any]:
+    """``$inference_response`` with the requested outputs, in the order they were requested.
+
+    ``label`` is the service's decision (``probability >= threshold`` in float32, the threshold
+    POST /predict uses, FRAUD_THRESHOLD included), reported in ``parameters.threshold``.
+    """
+    tensors = {
+        schema.OUTPUT_PROBABILITY: ("FP32", probabilities.tolist()),
+        schema.OUTPUT_LABEL: ("INT64", labels.astype(np.int64).tolist()),
+    }
+    body: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": model.version}
+    if request.id is not None:
+        body["id"] = request.id
+    body["parameters"] = {"threshold": model.threshold}
+    body["outputs"] = [
+        {
+            "name": name,
+            "datatype": tensors[name][0],
+            "shape": [request.size],
+            "data": tensors[name][1],
+        }
+        for name in request.outputs
+    ]
+    return body
+
+
+def protocol_errors(handler: Handler) -> Handler:
+    """Answer typed client errors (and 503) as ``{"error": "..."}``; bugs still go to the app."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ServiceError as exc:
+            if exc.status == 500:
+                raise
+            request_log(request).error_fields.extend(d.field for d in exc.details)
+            return json_response({"error": exc.message}, exc.status, exc.headers)
+
+    return wrapped
+
+
+async def read_infer_body(request: Request, max_bytes: int) -> bytes:
+    """The JSON body: Content-Type may be absent (tritonclient sends none), else JSON/UTF-8."""
+    if "inference-header-content-length" in request.headers:
+        raise BadRequest(
+            "binary tensor data is not supported (no binary extension): send JSON tensors "
+            "(tritonclient: set_data_from_numpy(..., binary_data=False))",
+            [Detail("Inference-Header-Content-Length", "binary extension not supported")],
+        )
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r} is not supported: send the JSON uncompressed",
+            [Detail("Content-Encoding", f"{encoding!r} not supported")],
+        )
+    if "content-type" in request.headers:
+        check_json_content_type(request)
+    return await read_body(request, max_bytes)
+
+
+def v2_routes(state: ServiceState) -> list[Route]:
+    """The protocol's routes, bound to ``state``."""
+    model = state.model if isinstance(state.model, LoadedModel) else None
+    validator = (
+        InferValidator(
+            model.metadata.inputs, model.metadata.type_values, state.settings.max_batch, OUTPUTS
+        )
+        if model is not None
+        else None
+    )
+
+    def not_loaded() -> str:
+        reason = state.model.reason if isinstance(state.model, ModelLoadFailure) else "no model"
+        return f"model not loaded: {reason}"
+
+    def check_name(request: Request) -> None:
+        name = request.path_params["model"]
+        if name != MODEL_NAME:
+            raise NotFound(
+                f"unknown model {name!r}; this server serves {MODEL_NAME!r}",
+                [Detail("model", "unknown model")],
+            )
+
+    def check_version(request: Request, loaded: LoadedModel) -> None:
+        version = request.path_params.get("version")
+        if version is not None and version != loaded.version:
+            raise NotFound(
+                f"model {MODEL_NAME!r} has no version {version!r}; "
+                f"the loaded version is {loaded.version!r}",
+                [Detail("version", "unknown version")],
+            )
+
+    def loaded_model(request: Request) -> LoadedModel:
+        check_name(request)
+        loaded, _ = state.require_model()  # 503 with the reason and Retry-After
+        check_version(request, loaded)
+        return loaded
+
+    async def server_metadata(request: Request) -> Response:
+        return json_response({"name": MODEL_NAME, "version": SERVER_VERSION, "extensions": []})
+
+    async def server_live(request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def server_ready(request: Request) -> Response:
+        if model is not None:
+            return json_response({"ready": True})
+        return json_response({"ready": False, "error": not_loaded()}, NOT_READY)
+
+    @protocol_errors
+    async def model_ready(request: Request) -> Response:
+        check_name(request)
+        if model is None:
+            body = {"name": MODEL_NAME, "ready": False, "error": not_loaded()}
+            return json_response(body, NOT_READY)
+        check_version(request, model)
+        return json_response({"name": MODEL_NAME, "ready": True})
+
+    @protocol_errors
+    async def metadata(request: Request) -> Response:
+        return json_response(model_metadata(loaded_model(request)))
+
+    @protocol_errors
+    async def infer(request: Request) -> Response:
+        loaded = loaded_model(request)
+        assert validator is not None  # built whenever a model is loaded
+        parsed = validator.parse(await read_infer_body(request, state.settings.max_body_bytes))
+        log = request_log(request)
+        log.batch_size = parsed.size
+        started = time.perf_counter_ns()
+        probabilities, labels = loaded.score(parsed.columns)
+        log.scoring_us = (time.perf_counter_ns() - started) // 1000
+        return json_response(infer_response(loaded, parsed, probabilities, labels))
+
+    model_path = "/v2/models/{model}"
+    versioned = "/v2/models/{model}/versions/{version}"
+    return [
+        Route("/v2", server_metadata, methods=["GET"]),
+        Route("/v2/health/live", server_live, methods=["GET"]),
+        Route("/v2/health/ready", server_ready, methods=["GET"]),
+        *(Route(path, metadata, methods=["GET"]) for path in (model_path, versioned)),
+        *(Route(f"{path}/ready", model_ready, methods=["GET"]) for path in (model_path, versioned)),
+        *(Route(f"{path}/infer", infer, methods=["POST"]) for path in (model_path, versioned)),
+    ]
