@@ -20,6 +20,7 @@ from service.model import LoadedModel
 from service.problems import F32_MAX, STEP_MAX
 from service.routes import prediction_body
 from service.state import ServiceState
+from service.v2_openapi import V2_SCHEMAS, v2_paths
 
 EXAMPLE = {
     "transaction_id": "tx-0001",
@@ -171,8 +172,9 @@ def openapi_document(state: ServiceState) -> dict[str, Any]:
                 "200": {"description": "OpenAPI 3.1 document"}}}},
             "/docs": {"get": {"summary": "Human-readable documentation", "responses": {
                 "200": {"description": "HTML page"}}}},
+            **v2_paths(state),
         },
-        "components": {"schemas": components},
+        "components": {"schemas": {**components, **V2_SCHEMAS}},
     }  # fmt: skip
 
 
