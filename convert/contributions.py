@@ -22,7 +22,7 @@ from typing import Final
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
-from xgboost import DMatrix, XGBClassifier
+from xgboost import XGBClassifier
 
 from convert.errors import UnsupportedModelError
 from convert.graph import ML_DOMAIN, GraphBuilder
@@ -233,21 +233,3 @@ def add_gated_contributions(
 def contribution_columns(feature_names: tuple[str, ...] | list[str]) -> list[str]:
     """Names of the contribution columns: the features in model order, then ``bias``."""
     return [*feature_names, BIAS]
-
-
-def xgboost_contributions(model: XGBClassifier, features: np.ndarray) -> np.ndarray:
-    """XGBoost's own approximate (Saabas) contributions for a float32 feature matrix.
-
-    ``pred_contribs`` needs a DMatrix, which refuses infinite values (``inplace_predict``, used
-    by ``predict_proba``, takes them). They are replaced by the largest finite float32 of the
-    same sign: every split threshold is a finite float32, so ``inf < split`` and
-    ``max < split`` agree (and ``-inf < split``, ``-max < split`` too unless ``split == -max``,
-    which is checked), and every row takes the path it takes in the graph.
-    """
-    x = np.asarray(features, dtype=F32)
-    if np.isinf(x).any():
-        lowest = F32(np.finfo(F32).min)
-        if any((tree.split[tree.left != -1] == lowest).any() for tree in booster_trees(model)):
-            raise UnsupportedModelError("a split at -FLT_MAX: infinite features are ambiguous")
-        x = np.clip(x, lowest, F32(np.finfo(F32).max))
-    return model.get_booster().predict(DMatrix(x), pred_contribs=True, approx_contribs=True)

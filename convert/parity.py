@@ -12,9 +12,10 @@ import onnxruntime as ort
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from convert.contributions import CONTRIBUTIONS, EXPLAIN_INPUT, xgboost_contributions
+from convert.contributions import CONTRIBUTIONS, EXPLAIN_INPUT
 from convert.errors import ParityInputError
 from convert.features_graph import FEATURES_TENSOR
+from convert.parity_explain import ExplainCheck, abs_diff
 from service.schema import INPUT_TYPES, OUTPUT_LABEL, OUTPUT_PROBABILITY
 
 DEFAULT_ATOL = 1e-6
@@ -125,57 +126,6 @@ def _row_records(frame: pd.DataFrame, index: np.ndarray, cols: dict[str, np.ndar
     return records
 
 
-def _abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b| in float64; NaN on one side only is infinitely wrong, NaN on both sides agrees."""
-    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    diff[np.isnan(a) != np.isnan(b)] = np.inf
-    diff[np.isnan(a) & np.isnan(b)] = 0.0
-    return diff
-
-
-class _ExplainCheck:
-    """Running comparison of the ``contributions`` and ``features`` outputs, batch by batch."""
-
-    def __init__(self, pipeline: Pipeline, n: int, keep: int) -> None:
-        self.keep = keep
-        self.features_step = pipeline.named_steps["features"]
-        self.model = pipeline.named_steps["model"]
-        self.columns = [*self.features_step.get_feature_names_out(), "bias"]
-        self.row_max = np.zeros(n, dtype=np.float64)
-        self.row_col = np.zeros(n, dtype=np.int64)
-        self.total = 0.0
-        self.mismatches = 0
-        self.kept: dict[int, tuple[float, float]] = {}
-
-    def add(self, lo: int, batch: pd.DataFrame, contributions: np.ndarray, onnx_x: np.ndarray):
-        x = self.features_step.transform(batch)
-        same = (onnx_x == x) | (np.isnan(onnx_x) & np.isnan(x))
-        self.mismatches += int(np.count_nonzero(~same.all(axis=1)))
-        expected = xgboost_contributions(self.model, x)
-        diff = _abs_diff(contributions, expected)
-        self.total += float(diff.sum())
-        cols = diff.argmax(axis=1) if len(diff) else np.zeros(0, dtype=np.int64)
-        rows = np.arange(len(diff))
-        self.row_max[lo : lo + len(diff)] = diff[rows, cols]
-        self.row_col[lo : lo + len(diff)] = cols
-        for i in np.argsort(-diff[rows, cols], kind="stable")[: self.keep]:
-            self.kept[lo + int(i)] = (float(expected[i, cols[i]]), float(contributions[i, cols[i]]))
-
-    def worst(self, count: int) -> list[dict[str, Any]]:
-        order = np.argsort(-self.row_max, kind="stable")[:count]
-        return [
-            {
-                "row": int(i),
-                "column": self.columns[int(self.row_col[i])],
-                "xgboost": self.kept[int(i)][0],
-                "onnx": self.kept[int(i)][1],
-                "abs_diff": float(self.row_max[i]),
-            }
-            for i in order
-            if int(i) in self.kept
-        ]
-
-
 def check_parity(
     session: ort.InferenceSession,
     pipeline: Pipeline,
@@ -215,7 +165,7 @@ def check_parity(
     p_pipe = np.empty(n, dtype=np.float32)
     p_onnx = np.empty(n, dtype=np.float32)
     l_onnx = np.empty(n, dtype=np.int64)
-    check = _ExplainCheck(pipeline, n, worst) if explain else None
+    check = ExplainCheck(pipeline, n, worst) if explain else None
     start = time.perf_counter()
     for lo in range(0, n, batch_size):
         batch = frame.iloc[lo : lo + batch_size]
@@ -228,7 +178,7 @@ def check_parity(
             progress(lo + len(batch), n)
     seconds = time.perf_counter() - start
 
-    diff = _abs_diff(p_onnx, p_pipe)
+    diff = abs_diff(p_onnx, p_pipe)
     # The pipeline's decision as train.evaluate makes it: float32 proba >= float32 threshold.
     l_pipe = (p_pipe >= np.float32(threshold)).astype(np.int64)
     near = np.abs(p_pipe.astype(np.float64) - threshold) <= atol

@@ -14,11 +14,11 @@ from convert.contributions import (
     booster_trees,
     leaf_vectors,
     node_means,
-    xgboost_contributions,
 )
 from convert.edge_rows import edge_frame
 from convert.export import export_model
 from convert.parity import check_parity, make_session, onnx_feed
+from convert.parity_explain import xgboost_contributions
 from convert.testing import fit_pipeline, paysim_like_frame, write_artifacts
 from train.features import FEATURE_SETS
 
