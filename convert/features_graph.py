@@ -115,25 +115,6 @@ def _hour(g: FeatureGraph) -> str:
     return g.b.op("Mod", [g.raw("step"), g.b.const("day", 24.0, np.float32)], fmod=1)
 
 
-def _balance_gap_orig(g: FeatureGraph) -> str:
-    # oldbalanceOrg - amount: what the origin would keep (pre-transaction information only).
-    return g.b.op("Sub", [g.raw("oldbalanceOrg"), g.raw("amount")])
-
-
-def _empties_orig(g: FeatureGraph) -> str:
-    # float32((old > 0) & (amount >= old))
-    old, amount = g.raw("oldbalanceOrg"), g.raw("amount")
-    positive = g.b.op("Greater", [old, g.b.const("zero", 0.0, np.float32)])
-    covers = g.b.op("GreaterOrEqual", [amount, old])
-    return g.b.op("Cast", [g.b.op("And", [positive, covers])], to=TensorProto.FLOAT)
-
-
-def _dest_zero_before(g: FeatureGraph) -> str:
-    # float32(oldbalanceDest == 0)
-    zero = g.b.op("Equal", [g.raw("oldbalanceDest"), g.b.const("zero", 0.0, np.float32)])
-    return g.b.op("Cast", [zero], to=TensorProto.FLOAT)
-
-
 def _one_hot_block(g: FeatureGraph) -> str:
     # All type columns at once, feature-major and flattened to [5 * N]: 4 nodes instead of 10.
     code = g.b.op("Unsqueeze", [g.type_code(), g.b.const("axis0", [0], np.int64)])
