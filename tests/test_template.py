@@ -34,6 +34,15 @@ ROUTES = {
     ("GET", "/model"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    # KServe V2 (service/v2.py)
+    ("GET", "/v2"),
+    ("GET", "/v2/health/live"),
+    ("GET", "/v2/health/ready"),
+    *(
+        (method, f"{base}{suffix}")
+        for base in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}")
+        for method, suffix in (("GET", ""), ("GET", "/ready"), ("POST", "/infer"))
+    ),
 }
 PARAMETERS = (
     "ModelBucket",
@@ -323,7 +332,8 @@ def test_each_route_invokes_only_through_the_alias(cfn: dict[str, Any]) -> None:
         assert props["Principal"] == "apigateway.amazonaws.com"
         assert props["FunctionName"] == {"Ref": "ScoringFunctionAliaslive"}
         arns.add(props["SourceArn"]["Fn::Sub"][0].rsplit("}/", 1)[1])
-    assert arns == {f"{method}{path}" for method, path in ROUTES}
+    # SAM writes a path variable ({model}) as * in the permission's source ARN.
+    assert arns == {re.sub(r"\{[^}]+\}", "*", f"{method}{path}") for method, path in ROUTES}
 
 
 def test_stage_throttling_comes_from_parameters(cfn: dict[str, Any]) -> None:
