@@ -92,7 +92,14 @@ def test_end_to_end_run_writes_every_artifact(tmp_path: Path, capsys) -> None:
         ]
     )
     assert code == 0
-    for name in ("pipeline.joblib", "xgb_model.json", "metrics.json", "pr_curve.png", "report.md"):
+    for name in (
+        "pipeline.joblib",
+        "xgb_model.json",
+        "metrics.json",
+        "pr_curve.png",
+        "report.md",
+        "contributions.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("pr_auc", "roc_auc", "precision", "recall", "f1", "at_0_5", "confusion_matrix"):

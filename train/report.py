@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
+from train.explain_report import render_section
+
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
     """Write ``metrics`` as indented JSON."""
@@ -135,6 +137,8 @@ def render_report(metrics: dict[str, Any]) -> str:
             f"recall {_pct(external['recall'])} at the threshold.",
             "",
         ]
+    if "explanations" in metrics:
+        lines += render_section(metrics["explanations"])
     lines.append(
         "Figures on generated data describe the generator as much as the model: real PaySim "
         "rows, and real payments even more, are harder."

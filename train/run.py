@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from train.evaluate import choose_threshold, evaluate, precision_at_recall
+from train.explain_report import PLOT_FILE, global_contributions
 from train.features import FEATURE_SETS
 from train.pipeline import Sampler, build_training_pipeline, inference_pipeline, param_distributions
 from train.report import plot_pr_curve, render_report, write_metrics
@@ -181,6 +182,10 @@ def train_model(
     joblib.dump(model, config.out / "pipeline.joblib")
     model.named_steps["model"].get_booster().save_model(str(config.out / "xgb_model.json"))
     plot_pr_curve(config.out / "pr_curve.png", test_y, fitted.test_proba, threshold)
+    X_test = frame.drop(columns=["isFraud", "isFlaggedFraud"]).iloc[split.test]
+    explanations = global_contributions(
+        model, X_test, config.out / PLOT_FILE, seed=config.seed, stream=stream
+    )
 
     search = fitted.search
     metrics: dict[str, Any] = {
@@ -206,6 +211,7 @@ def train_model(
         },
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "versions": library_versions(),
+        "explanations": explanations,
     }
     if config.compare_feature_sets:
         others = [name for name in FEATURE_SETS if name != config.feature_set]
