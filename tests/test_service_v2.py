@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 from service_model import PREAUTH_INPUTS, build_model, example_rows
 from starlette.testclient import TestClient
+from test_service_lambda import FakeLambdaContext, http_api_event
 
 from service import schema
 from service.app import create_app
+from service.lambda_app import build_handler
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings
 from service.v2 import SERVER_VERSION
@@ -478,3 +480,20 @@ def test_openapi_describes_the_v2_routes(client: TestClient, model: LoadedModel)
     # The example is the model's real answer to the example request.
     assert client.post(INFER, json=example).json() == answer
     assert answer["model_version"] == model.version
+
+
+def test_lambda_http_api_event(model_path: Path, model: LoadedModel) -> None:
+    """The routes behind API Gateway (HTTP API payload 2.0) through Mangum, as deployed."""
+    handler = build_handler({"FRAUD_MODEL_URI": str(model_path)}, setup_logging=False)
+    rows = example_rows(3, seed=16)
+    event = http_api_event("POST", INFER, request(rows))
+    event["pathParameters"] = {"model": "fraudlite"}
+    answer = handler(event, FakeLambdaContext())
+    assert answer["statusCode"] == 200, answer
+    body = json.loads(answer["body"])
+    assert body["id"] == "42" and body["model_version"] == model.version
+    settings = Settings(model_uri=str(model_path))
+    local = TestClient(create_app(settings, load_model(settings)))
+    assert body == local.post(INFER, json=request(rows)).json()
+    unknown = handler(http_api_event("GET", "/v2/models/other/ready"), FakeLambdaContext())
+    assert unknown["statusCode"] == 404 and set(json.loads(unknown["body"])) == {"error"}
