@@ -10,16 +10,14 @@ whose message names the input and the problem; its details name the fields for t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-import msgspec
 import numpy as np
 
 from service.errors import BadRequest, Detail
 from service.metadata import InputSpec
-from service.problems import F32_MAX, STEP_MAX, describe_problem, semantic_problems
+from service.v2_values import column, kind
 from service.validation import decode_json
 
 #: V2 datatype of each model input element type (service/schema.py INPUT_TYPES).
@@ -70,7 +68,7 @@ class InferValidator:
         _no_unknown_keys(document, _REQUEST_KEYS, "body", "an inference request")
         request_id = document.get("id")
         if request_id is not None and not isinstance(request_id, str):
-            _fail([Detail("id", f"id must be a string, got {_kind(request_id)}")])
+            _fail([Detail("id", f"id must be a string, got {kind(request_id)}")])
         if not isinstance(document.get("parameters", {}), dict):
             _fail([Detail("parameters", "parameters must be an object")])
         outputs = self._outputs(document.get("outputs"))
@@ -83,7 +81,10 @@ class InferValidator:
         if not 1 <= size <= self.max_batch:
             _fail([Detail("inputs", f"inputs must hold 1 to {self.max_batch} rows, got {size}")])
         problems: list[Detail] = []
-        columns = {name: self._column(name, raw[name], problems) for name in self.inputs}
+        columns = {
+            name: column(name, spec.type, raw[name], self.type_values, problems)
+            for name, spec in self.inputs.items()
+        }
         if problems:
             _fail(problems)
         return InferRequest(id=request_id, columns=columns, size=size, outputs=outputs)
@@ -153,38 +154,6 @@ class InferValidator:
             _fail([Detail(name, f"required input {name!r} is missing") for name in missing])
         return found
 
-    def _column(self, name: str, values: list[Any], problems: list[Detail]) -> np.ndarray:
-        """The model's column for ``name``; appends one detail per offending element."""
-        string = self.inputs[name].type == "string"
-        for index, value in enumerate(values):
-            problem = self._problem(name, value, string)
-            if problem is not None:
-                problems.append(Detail(name, f"input {name!r} data[{index}]: {problem}"))
-        if string:
-            return np.array(values, dtype=object)
-        return np.array(values, dtype=np.float32) if not problems else np.empty(0, np.float32)
-
-    def _problem(self, name: str, value: Any, string: bool) -> str | None:
-        if string and name == "type":
-            if isinstance(value, str) and value in self.type_values:
-                return None
-            return describe_problem("type", value, "", self.type_values)
-        if string:  # account names (nameOrig/nameDest), as POST /predict takes them
-            if isinstance(value, str) and 1 <= len(value) <= 256:
-                return None
-            return f"expected a string of 1 to 256 characters, got {_kind(value)}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"expected a number, got {_kind(value)}"
-        number = float(value) if not isinstance(value, int) or abs(value) < 2**1023 else math.inf
-        if not math.isfinite(number) or number < 0 or number > F32_MAX:
-            return describe_problem(name, value, "", self.type_values)
-        if name == "step":
-            if number > STEP_MAX:
-                return describe_problem(name, value, "", self.type_values)
-            whole = semantic_problems(lambda k: number if k == "step" else msgspec.UNSET, False, "")
-            return whole[0].problem if whole else None
-        return None
-
 
 def _flatten(name: str, shape: Any, data: Any) -> list[Any]:
     """Row-major values of a [N] or [N, 1] tensor given flat or nested, checked against shape."""
@@ -223,14 +192,6 @@ def _no_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], where: str, 
     if unknown:
         keys = ", ".join(allowed)
         _fail([Detail(where, f"unknown field {unknown[0]!r} in {where} ({what} has {keys})")])
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), repr(value))
 
 
 def _fail(problems: list[Detail]) -> NoReturn:

@@ -201,6 +201,19 @@ def test_infer_matches_predict_and_follows_the_protocol_example(
     assert probability["data"] == [p["probability_fraud"] for p in expected]
 
 
+def test_edge_values_are_scored_like_predict(client: TestClient) -> None:
+    # float32 rounding (0.1), the largest float32, a subnormal, integers, the largest step.
+    edges = [0.1, 3.4028234663852886e38, 1e-45, 7, 0, 123456789.123]
+    rows = []
+    for i, value in enumerate(edges):
+        row = dict(example_rows(1, seed=40 + i)[0])
+        row.update(amount=value, oldbalanceDest=value, step=[1, 16777216, 0][i % 3])
+        rows.append(row)
+    body = client.post(INFER, json=request(rows)).json()
+    expected = predict(client, rows)
+    assert outputs_of(body)["probability"]["data"] == [p["probability_fraud"] for p in expected]
+
+
 def test_infer_returns_every_output_when_none_is_requested(client: TestClient) -> None:
     rows = example_rows(6, seed=6)
     body = client.post(INFER, json={"inputs": tensors(rows)}).json()
