@@ -166,3 +166,17 @@ def test_feature_sets_compared_on_the_same_split(tmp_path: Path) -> None:
         2,
     )
     assert "Feature sets on the same split" in (out / "report.md").read_text()
+
+
+def test_small_data_gets_a_smaller_smote_k_or_a_clear_error() -> None:
+    from train.pipeline import smote_neighbors
+
+    assert smote_neighbors(300, 3) == 5
+    assert smote_neighbors(6, 3) == 3  # 4 frauds per fold: k must stay below 4
+    with pytest.raises(ValueError, match="--sampler none"):
+        smote_neighbors(2, 3)
+
+
+def test_twenty_thousand_rows_train_with_smote(tmp_path: Path) -> None:
+    args = ["--data", "synthetic:20000", "--n-iter", "1", "--cv", "3", "--out", str(tmp_path)]
+    assert train_main(args) == 0

@@ -44,13 +44,15 @@ def build_training_pipeline(
     feature_set: str = "full",
     sampler: Sampler = "smote",
     smote_ratio: float = 0.1,
+    smote_neighbors: int = 5,
     seed: int = 0,
     n_jobs: int = 2,
 ) -> ImbPipeline:
     """Features -> [SMOTE] -> XGBClassifier, ready for a hyper-parameter search."""
     steps: list[tuple[str, Any]] = [("features", PaySimFeatures(feature_set=feature_set))]
     if sampler == "smote":
-        steps.append(("smote", SMOTE(sampling_strategy=smote_ratio, random_state=seed)))
+        smote = SMOTE(sampling_strategy=smote_ratio, k_neighbors=smote_neighbors, random_state=seed)
+        steps.append(("smote", smote))
     elif sampler != "none":
         raise ValueError(f"sampler must be 'smote' or 'none', got {sampler!r}")
     model = XGBClassifier(
@@ -62,6 +64,21 @@ def build_training_pipeline(
     )
     steps.append(("model", model))
     return ImbPipeline(steps)
+
+
+def smote_neighbors(frauds: int, cv: int, default: int = 5) -> int:
+    """SMOTE's k for a training part with ``frauds`` rows split into ``cv`` folds.
+
+    SMOTE needs more minority rows than neighbours in every fold it resamples; small data sets
+    get a smaller k instead of an error from deep inside the search.
+    """
+    per_fold = frauds * (cv - 1) // cv
+    if per_fold < 2:
+        raise ValueError(
+            f"SMOTE needs at least 2 frauds per training fold; the train part has {frauds} "
+            f"frauds for {cv} folds: use more data, fewer folds, or --sampler none"
+        )
+    return max(1, min(default, per_fold - 1))
 
 
 def inference_pipeline(fitted: ImbPipeline) -> Pipeline:

@@ -18,7 +18,13 @@ from sklearn.pipeline import Pipeline
 from train.evaluate import choose_threshold, evaluate, precision_at_recall
 from train.explain_report import PLOT_FILE, global_contributions
 from train.features import FEATURE_SETS
-from train.pipeline import Sampler, build_training_pipeline, inference_pipeline, param_distributions
+from train.pipeline import (
+    Sampler,
+    build_training_pipeline,
+    inference_pipeline,
+    param_distributions,
+    smote_neighbors,
+)
 from train.report import plot_pr_curve, render_report, write_metrics
 from train.search import run_search
 from train.split import Split, SplitKind, split_rows
@@ -108,6 +114,9 @@ def fit_feature_set(
         feature_set=feature_set,
         sampler=config.sampler,
         smote_ratio=config.smote_ratio,
+        smote_neighbors=smote_neighbors(int(y_train.sum()), config.cv)
+        if config.sampler == "smote"
+        else 5,
         seed=config.seed,
         n_jobs=config.n_jobs,
     )
