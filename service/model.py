@@ -3,7 +3,8 @@
 :func:`load_model` never raises: it returns a :class:`LoadedModel` or a :class:`ModelLoadFailure`
 carrying the reason, so the app can answer 503 with that reason instead of crash-looping.
 :meth:`LoadedModel.score` is the scoring core shared by every route: float32/str numpy columns in,
-probabilities and labels out, one ``session.run`` per call.
+probabilities and labels out, one ``session.run`` per call. :meth:`LoadedModel.score_explained`
+also returns the per-feature contributions of models exported with explanations.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import onnxruntime as ort
 
 from service import schema
 from service.errors import InternalError, ModelLoadError
+from service.explain import not_explainable
+from service.explain_model import ExplanationSpec, check_explained_warm_up
 from service.metadata import ModelMetadata, parse_metadata
 from service.model_store import FetchedModel, fetch_model
 from service.settings import Settings
@@ -57,6 +60,7 @@ class LoadedModel:
     source: str
     threshold_overridden: bool = False
     extra_outputs: tuple[str, ...] = field(default=())
+    explanation: ExplanationSpec | None = None  # None: exported without explanations
 
     @property
     def version(self) -> str:
@@ -77,9 +81,25 @@ class LoadedModel:
         string inputs). Returns ``(probabilities float32[N], labels bool[N])`` where a label is
         ``probability >= threshold`` compared in float32, the precision the model works in.
         """
+        # ``explain`` is not fed: it defaults to false, so the graph skips the contributions.
         feeds = {name: columns[name] for name in self.input_names}
         (probabilities,) = self.session.run([schema.OUTPUT_PROBABILITY], feeds)
-        n = len(next(iter(feeds.values())))
+        return self._decide(probabilities, len(next(iter(feeds.values()))))
+
+    def score_explained(
+        self, columns: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`score` plus ``contributions`` float32[N, F+1] and ``features`` float32[N, F].
+
+        Raises ValidationFailed (422 naming ``explain``) for a model without explanations.
+        """
+        if self.explanation is None:
+            raise not_explainable()
+        feeds = {name: columns[name] for name in self.input_names}
+        probabilities, contributions, features = self.explanation.run(self.session, feeds)
+        return (*self._decide(probabilities, len(features)), contributions, features)
+
+    def _decide(self, probabilities: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         if probabilities.dtype != np.float32 or probabilities.shape != (n,):
             raise InternalError(
                 f"model returned probabilities {probabilities.dtype}{probabilities.shape}, "
@@ -106,6 +126,7 @@ class LoadedModel:
             "versions": m.versions,
             "created_at": m.created_at,
             "extra_outputs": list(self.extra_outputs),
+            "explanations": self.explanation.describe() if self.explanation else None,
         }
 
 
@@ -132,7 +153,8 @@ def open_model(fetched: FetchedModel, settings: Settings) -> LoadedModel:
         raise ModelLoadError(
             f"{fetched.source} is not a loadable ONNX model: {first_line}"
         ) from None
-    metadata = parse_metadata(session.get_modelmeta().custom_metadata_map)
+    props = session.get_modelmeta().custom_metadata_map
+    metadata = parse_metadata(props)
     extra_outputs = _check_session(session, metadata)
     threshold = settings.threshold if settings.threshold is not None else metadata.threshold
     model = LoadedModel(
@@ -143,6 +165,7 @@ def open_model(fetched: FetchedModel, settings: Settings) -> LoadedModel:
         source=fetched.source,
         threshold_overridden=settings.threshold is not None,
         extra_outputs=extra_outputs,
+        explanation=ExplanationSpec.from_session(session, props, metadata.feature_names),
     )
     _warm_up(model)
     return model
@@ -223,3 +246,5 @@ def _warm_up(model: LoadedModel) -> None:
         raise ModelLoadError(
             "model's label output disagrees with probability >= its metadata threshold"
         )
+    if model.explanation is not None:  # the explained path is warmed and checked too
+        check_explained_warm_up(lambda: model.score_explained(columns), probabilities)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service.explain import explanation_entries
 from service.http import json_response, read_json_body
 from service.logging import request_log
 from service.model import LoadedModel
@@ -21,29 +22,51 @@ from service.state import ServiceState
 from service.validation import ParsedRequest
 
 
+def score_parsed(
+    model: LoadedModel, parsed: ParsedRequest
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]:
+    """Probabilities, labels and, when the request asked to ``explain``, the ``contributions``
+    entry of each prediction (None otherwise: the model then skips computing them)."""
+    if not parsed.options.explain:
+        return (*model.score(parsed.columns), None)
+    probabilities, labels, contributions, features = model.score_explained(parsed.columns)
+    assert model.explanation is not None  # score_explained refuses models without it
+    entries = explanation_entries(
+        model.explanation, contributions, features, parsed.columns.get("type"), parsed.options.top_k
+    )
+    return probabilities, labels, entries
+
+
 def score_request(model: LoadedModel, parsed: ParsedRequest, request: Request) -> Any:
-    """Score a validated request and record batch size and scoring time in the request log."""
+    """:func:`score_parsed`, recording batch size and scoring time in the request log."""
     log = request_log(request)
     log.batch_size = parsed.size
     started = time.perf_counter_ns()
     # Inline, not in a thread pool: a small model scores in microseconds with one ORT thread, so
     # a thread hop would cost more than it frees. Batches are capped by FRAUD_MAX_BATCH.
-    probabilities, labels = model.score(parsed.columns)
+    scored = score_parsed(model, parsed)
     log.scoring_us = (time.perf_counter_ns() - started) // 1000
-    return probabilities, labels
+    return scored
 
 
 def prediction_body(
-    model: LoadedModel, parsed: ParsedRequest, probabilities: np.ndarray, labels: np.ndarray
+    model: LoadedModel,
+    parsed: ParsedRequest,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    explanations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON answer: one prediction object, or ``{"predictions": [...]}`` in request order."""
+    """The JSON answer: one prediction object, or ``{"predictions": [...]}`` in request order;
+    each prediction has its ``contributions`` when ``explanations`` are given."""
     items = []
-    for tx_id, probability, label in zip(
-        parsed.transaction_ids, probabilities.tolist(), labels.tolist(), strict=True
+    for index, (tx_id, probability, label) in enumerate(
+        zip(parsed.transaction_ids, probabilities.tolist(), labels.tolist(), strict=True)
     ):
         item: dict[str, Any] = {} if tx_id is None else {"transaction_id": tx_id}
         item["probability_fraud"] = probability
         item["is_fraud"] = label
+        if explanations is not None:
+            item["contributions"] = explanations[index]
         items.append(item)
     if parsed.batch:
         return {
@@ -61,8 +84,7 @@ def api_routes(state: ServiceState) -> list[Route]:
         model, validator = state.require_model()
         body = await read_json_body(request, state.settings.max_body_bytes)
         parsed = validator.parse(body)
-        probabilities, labels = score_request(model, parsed, request)
-        return json_response(prediction_body(model, parsed, probabilities, labels))
+        return json_response(prediction_body(model, parsed, *score_request(model, parsed, request)))
 
     async def health(request: Request) -> Response:
         model, _ = state.require_model()

@@ -23,6 +23,7 @@ import numpy as np
 
 from service import schema
 from service.errors import Detail, MalformedJSON, ValidationFailed
+from service.explain import NO_EXPLAIN, ExplainOptions, pop_options
 from service.metadata import InputSpec
 from service.problems import (
     F32_MAX,
@@ -62,6 +63,7 @@ class ParsedRequest:
     batch: bool
     columns: dict[str, np.ndarray]
     transaction_ids: list[str | int | None]
+    options: ExplainOptions = NO_EXPLAIN  # top-level "explain"/"top_k" (service/explain.py)
 
     @property
     def size(self) -> int:
@@ -118,6 +120,7 @@ class RequestValidator:
             )
         batch = "transactions" in document
         errors: list[Detail] = []
+        document, options = pop_options(document, batch, errors)
         if batch:
             items = self._batch_items(document, errors)
             prefixes = [f"transactions[{i}]" for i in range(len(items))]
@@ -137,7 +140,7 @@ class RequestValidator:
                     Detail("body", f"{len(errors) - MAX_DETAILS} more problems not listed")
                 )
             raise ValidationFailed("invalid request: " + _summary(errors), shown)
-        return ParsedRequest(batch=batch, columns=self._columns(rows), transaction_ids=ids)
+        return ParsedRequest(batch, self._columns(rows), ids, options)
 
     def _batch_items(self, document: dict[str, Any], errors: list[Detail]) -> list[Any]:
         for key in document:
@@ -150,12 +153,8 @@ class RequestValidator:
         if not items:
             errors.append(Detail("transactions", "must contain at least 1 transaction"))
         elif len(items) > self.max_batch:
-            errors.append(
-                Detail(
-                    "transactions",
-                    f"must contain at most {self.max_batch} transactions, got {len(items)}",
-                )
-            )
+            problem = f"must contain at most {self.max_batch} transactions, got {len(items)}"
+            errors.append(Detail("transactions", problem))
             return []
         return items
 

@@ -200,7 +200,7 @@ def test_batch_size_limits(body: Any, needle: str) -> None:
 
 
 def test_batch_body_rejects_other_top_level_fields() -> None:
-    assert "unknown field" in problems({"transactions": [TX], "explain": True})["explain"]
+    assert "unknown field" in problems({"transactions": [TX], "verbose": True})["verbose"]
 
 
 @pytest.mark.parametrize("body", [[TX], "TX", 3, None])

@@ -1,0 +1,131 @@
+"""Per-feature explanations in the JSON API: the request options and the answer entries.
+
+:func:`pop_options` takes ``"explain"``/``"top_k"`` off a request body (a transaction or a batch);
+:func:`explanation_entries` turns a model's ``contributions``/``features`` outputs (checked by
+:mod:`service.explain_model`) into the ``"contributions"`` object of each prediction: the top
+features by |contribution|, the one-hot ``type_*`` columns merged into one ``type`` entry, the sum
+of the features not listed, and the bias.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from service.errors import Detail, ValidationFailed
+from service.explain_model import TYPE_ENTRY, ExplanationSpec
+
+EXPLAIN_FIELD: Final = "explain"
+TOP_K_FIELD: Final = "top_k"
+OPTION_FIELDS: Final = (EXPLAIN_FIELD, TOP_K_FIELD)
+DEFAULT_TOP_K: Final = 5
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    """What a request asked for: explanations or not, and how many entries per prediction."""
+
+    explain: bool = False
+    top_k: int = DEFAULT_TOP_K
+
+
+#: Requests without ``explain`` (the default of ParsedRequest).
+NO_EXPLAIN: Final = ExplainOptions()
+
+
+def pop_options(
+    document: dict[str, Any], batch: bool, errors: list[Detail]
+) -> tuple[dict[str, Any], ExplainOptions]:
+    """Take the top-level ``explain``/``top_k`` off a body (a transaction or a batch).
+
+    They apply to the whole request. Inside a batch item they are reported (they belong next to
+    ``transactions``) and removed, so the item's own fields are still checked. Returns the body
+    without them (a copy; the caller's dict is untouched) and the options.
+    """
+    body = {k: v for k, v in document.items() if k not in OPTION_FIELDS}
+    if batch and isinstance(body.get("transactions"), list):
+        items = body["transactions"] = list(body["transactions"])
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and any(key in item for key in OPTION_FIELDS):
+                for key in OPTION_FIELDS:
+                    if key in item:
+                        errors.append(Detail(f"transactions[{i}].{key}", _MISPLACED))
+                items[i] = {k: v for k, v in item.items() if k not in OPTION_FIELDS}
+    explain = document.get(EXPLAIN_FIELD, False)
+    if not isinstance(explain, bool):
+        errors.append(Detail(EXPLAIN_FIELD, f"must be true or false, got {_show(explain)}"))
+        explain = False
+    top_k = document.get(TOP_K_FIELD, DEFAULT_TOP_K)
+    if TOP_K_FIELD in document:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            errors.append(Detail(TOP_K_FIELD, f"must be a whole number >= 1, got {_show(top_k)}"))
+            top_k = DEFAULT_TOP_K
+        elif document.get(EXPLAIN_FIELD) is not True:
+            errors.append(Detail(TOP_K_FIELD, 'applies only with "explain": true'))
+    return body, ExplainOptions(explain=explain, top_k=top_k)
+
+
+_MISPLACED: Final = (
+    "set explain/top_k once at the top level of the batch body, next to 'transactions' "
+    "(they apply to the whole batch)"
+)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) or np.isfinite(value) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def not_explainable() -> ValidationFailed:
+    """The 422 for ``"explain": true`` sent to a model exported without explanations."""
+    problem = (
+        "this model was exported without explanations (fraud-convert --no-explain): it cannot "
+        "explain scores; send the request without 'explain' or serve a model exported with them"
+    )
+    return ValidationFailed(
+        f"invalid request: explain: {problem}", [Detail(EXPLAIN_FIELD, problem)]
+    )
+
+
+def explanation_entries(
+    spec: ExplanationSpec,
+    contributions: np.ndarray,
+    features: np.ndarray,
+    types: np.ndarray | None,
+    top_k: int,
+) -> list[dict[str, Any]]:
+    """The ``"contributions"`` object of each row.
+
+    ``{"features": [{"name", "value", "contribution"}, ...], "other": x, "bias": b}``: at most
+    ``top_k`` entries by descending |contribution| (ties keep the model's feature order),
+    ``other`` the sum of the entries left out, so that sum(listed) + other + bias is the row's
+    log-odds. ``type``'s value is the transaction type, the others' the engineered feature value
+    (float32, null if not finite). Sums are taken in float64.
+    """
+    wide = contributions.astype(np.float64)
+    merged = np.stack([wide[:, list(cols)].sum(axis=1) for cols in spec.columns], axis=1)
+    k = min(top_k, len(spec.entries))
+    order = np.argsort(-np.abs(merged), axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(merged, order, axis=1)
+    left_out = np.ones_like(merged, dtype=bool)
+    np.put_along_axis(left_out, order, False, axis=1)
+    other = np.where(left_out, merged, 0.0).sum(axis=1)  # exactly 0 when every entry is listed
+    # One column per entry: the feature's own value, or for ``type`` the request's string.
+    single = [cols[0] for cols in spec.columns]
+    values = features[:, single].astype(np.float64)
+    values_list = values.tolist()
+    type_index = spec.entries.index(TYPE_ENTRY) if TYPE_ENTRY in spec.entries else None
+    out = []
+    for row, (picked, amounts) in enumerate(zip(order.tolist(), top.tolist(), strict=True)):
+        listed = []
+        for j, amount in zip(picked, amounts, strict=True):
+            if j == type_index:
+                value: Any = None if types is None else str(types[row])
+            else:
+                value = values_list[row][j]
+            listed.append({"name": spec.entries[j], "value": value, "contribution": amount})
+        out.append({"features": listed, "other": float(other[row]), "bias": float(wide[row, -1])})
+    return out
