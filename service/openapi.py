@@ -15,10 +15,11 @@ from starlette.routing import Route
 
 from service import schema
 from service.docs_page import render_docs
+from service.explain_openapi import add_explain_schemas
 from service.http import json_response
 from service.model import LoadedModel
 from service.problems import F32_MAX, STEP_MAX
-from service.routes import prediction_body
+from service.routes import prediction_body, score_parsed
 from service.state import ServiceState
 from service.v2_openapi import V2_SCHEMAS, v2_paths
 
@@ -122,6 +123,7 @@ def openapi_document(state: ServiceState) -> dict[str, Any]:
                 ["field", "problem"])},
         }, ["error", "details"]),
     }  # fmt: skip
+    add_explain_schemas(components)
     errors = {
         "400": _error("Malformed JSON"),
         "413": _error(f"Body larger than {state.settings.max_body_bytes} bytes"),
@@ -144,18 +146,14 @@ def openapi_document(state: ServiceState) -> dict[str, Any]:
                 "description": f"A batch holds 1 to {state.settings.max_batch} transactions, "
                 "scored in one call and answered in request order.",
                 "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"oneOf": [_ref("Transaction"), _ref("BatchRequest"),
-                                         _ref("LegacyTransaction")]},
-                    "examples": {
-                        "single": {"value": EXAMPLE},
-                        "batch": {"value": BATCH_EXAMPLE},
-                        "legacy": {"value": LEGACY_EXAMPLE},
-                    },
+                    "schema": {"oneOf": [_ref("TransactionRequest"), _ref("BatchRequest"),
+                                         _ref("LegacyTransactionRequest")]},
+                    "examples": {name: {"value": body} for name, body in _bodies(model).items()},
                 }}},
                 "responses": {
                     "200": {"description": "Prediction(s)", "content": {"application/json": {
                         "schema": {"oneOf": [_ref("Prediction"), _ref("BatchPrediction")]},
-                        "examples": _answers(state),
+                        "examples": _answers(state, model),
                     }}},
                     **errors,
                 },
@@ -178,22 +176,28 @@ def openapi_document(state: ServiceState) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _answers(state: ServiceState) -> dict[str, Any]:
+def _answers(state: ServiceState, model: LoadedModel | None) -> dict[str, Any]:
     """The model's real answers to the request examples (static ones without a model)."""
-    bodies = {"single": EXAMPLE, "batch": BATCH_EXAMPLE, "legacy": LEGACY_EXAMPLE}
     out: dict[str, Any] = {}
-    for name, body in bodies.items():
+    for name, body in _bodies(model).items():
         try:
-            model, validator = state.require_model()
+            loaded, validator = state.require_model()
             parsed = validator.parse(json.dumps(body).encode())
-            probabilities, labels = model.score(parsed.columns)
-            out[name] = {"value": prediction_body(model, parsed, probabilities, labels)}
+            out[name] = {"value": prediction_body(loaded, parsed, *score_parsed(loaded, parsed))}
         # No model, a model needing fields the examples lack, or one that fails to score:
         # the documentation must still build, so fall back to an illustrative answer.
         except Exception:
             out[name] = {"value": {"probability_fraud": 0.998, "is_fraud": True,
                                    "threshold": 0.42, "model_version": "..."}}  # fmt: skip
     return out
+
+
+def _bodies(model: LoadedModel | None) -> dict[str, Any]:
+    """The request examples; ``explained`` only for a model that can explain."""
+    bodies = {"single": EXAMPLE, "batch": BATCH_EXAMPLE, "legacy": LEGACY_EXAMPLE}
+    if model is not None and model.explanation is not None:
+        bodies["explained"] = {**EXAMPLE, "explain": True, "top_k": 3}
+    return bodies
 
 
 def _object(

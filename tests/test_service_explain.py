@@ -321,3 +321,35 @@ def test_the_client_parses_the_real_answer(explained) -> None:
 
     spec = charts.contributions_chart(explanation).to_dict()
     assert spec["encoding"]["y"]["sort"] == [c.name for c in explanation.features]
+
+
+def test_openapi_documents_the_options_and_the_answer_with_a_real_example(explained, plain) -> None:
+    from jsonschema import Draft202012Validator
+
+    _, client = explained
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for name in ("TransactionRequest", "LegacyTransactionRequest", "BatchRequest"):
+        assert {"explain", "top_k"} <= set(schemas[name]["properties"])
+    # Batch items take no options: they apply to the whole batch.
+    assert "explain" not in schemas["Transaction"]["properties"]
+    predict = document["paths"]["/predict"]["post"]
+    request = predict["requestBody"]["content"]["application/json"]["examples"]["explained"]
+    answer = predict["responses"]["200"]["content"]["application/json"]["examples"]["explained"]
+    assert answer["value"] == client.post("/predict", json=request["value"]).json()
+    assert len(answer["value"]["contributions"]["features"]) == request["value"]["top_k"]
+
+    def valid(name: str, instance: Any) -> bool:
+        root = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+        return Draft202012Validator(root).is_valid(instance)
+
+    assert valid("Prediction", answer["value"])
+    assert valid("TransactionRequest", request["value"])
+    assert not valid("TransactionRequest", {**request["value"], "explain": "yes"})
+    batch_answer = client.post("/predict", json={"transactions": [TX], "explain": True}).json()
+    assert all(valid("Explanation", p["contributions"]) for p in batch_answer["predictions"])
+    # A model that cannot explain shows no explained example.
+    plain_examples = plain[1].get("/openapi.json").json()["paths"]["/predict"]["post"]
+    assert (
+        "explained" not in plain_examples["requestBody"]["content"]["application/json"]["examples"]
+    )
