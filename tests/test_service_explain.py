@@ -353,3 +353,56 @@ def test_openapi_documents_the_options_and_the_answer_with_a_real_example(explai
     assert (
         "explained" not in plain_examples["requestBody"]["content"]["application/json"]["examples"]
     )
+
+
+def test_the_single_transaction_page_draws_the_served_contributions(models, tmp_path) -> None:
+    """The Streamlit page against a live service (uvicorn on 127.0.0.1) serving the explained
+    model: with "Explain the score" ticked it shows the API's own contributions as a chart."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from client.presets import FRAUD, transaction_from_values
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "service", "--model", str(models["explained"])]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "service.log").open("wb") as log:
+        process = subprocess.Popen(command, cwd=root, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "service.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "service did not start in 30 s"
+            time.sleep(0.1)
+        body = {**transaction_from_values(FRAUD.values), "explain": True}
+        expected = httpx.post(f"{url}/predict", json=body).json()["contributions"]
+        at = AppTest.from_file(str(root / "client" / "app.py"), default_timeout=30)
+        at.session_state["api_url"] = url
+        at.run()
+        at.checkbox(key="txn_explain").check()
+        at.button(key=f"preset_{FRAUD.key}").click().run()
+        assert not at.exception
+        explanation = at.session_state["single_result"].prediction.explanation
+        assert explanation is not None
+        assert [(c.name, c.value, c.contribution) for c in explanation.features] == [
+            (e["name"], e["value"], e["contribution"]) for e in expected["features"]
+        ]
+        assert explanation.bias == expected["bias"]
+        assert not at.info  # no "No explanation available" note
+        assert len(at.tabs[0].get("vega_lite_chart")) == 2  # probability bar + contributions
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
