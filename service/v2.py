@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from service import schema
 from service.errors import BadRequest, Detail, NotFound, ServiceError, UnsupportedMediaType
+from service.explain_model import OUTPUT_CONTRIBUTIONS
 from service.http import check_json_content_type, json_response, read_body
 from service.logging import request_log
 from service.model import LoadedModel, ModelLoadFailure
@@ -39,6 +40,9 @@ PLATFORM: Final = "onnxruntime_onnx"
 NOT_READY: Final = 400
 #: Outputs an inference returns when the request names none, in this order.
 OUTPUTS: Final = (schema.OUTPUT_PROBABILITY, schema.OUTPUT_LABEL)
+#: Per-feature log-odds [N, F+1] of models exported with explanations; only when requested,
+#: since computing them costs a second tree ensemble (docs/explanations.md).
+CONTRIBUTIONS: Final = OUTPUT_CONTRIBUTIONS
 #: V2 datatype of each ONNX tensor type the model may declare.
 DATATYPES: Final = {
     "tensor(float)": "FP32",
@@ -58,6 +62,11 @@ def tensor_metadata(name: str, onnx_type: str, shape: list[Any] | None) -> dict[
     return {"name": name, "datatype": DATATYPES.get(onnx_type, onnx_type), "shape": dims}
 
 
+def served_outputs(model: LoadedModel) -> tuple[str, ...]:
+    """The outputs a request may select: ``contributions`` too when the model has them."""
+    return OUTPUTS + ((CONTRIBUTIONS,) if model.explanation is not None else ())
+
+
 def model_metadata(model: LoadedModel) -> dict[str, Any]:
     """``$metadata_model_response``: the inputs and outputs as the ONNX graph declares them."""
     graph_outputs = {o.name: o for o in model.session.get_outputs()}
@@ -68,35 +77,40 @@ def model_metadata(model: LoadedModel) -> dict[str, Any]:
         "inputs": [tensor_metadata(i.name, i.type, i.shape) for i in model.session.get_inputs()],
         "outputs": [
             tensor_metadata(name, graph_outputs[name].type, graph_outputs[name].shape)
-            for name in OUTPUTS
+            for name in served_outputs(model)
         ],
     }
 
 
 def infer_response(
-    model: LoadedModel, request: InferRequest, probabilities: np.ndarray, labels: np.ndarray
+    model: LoadedModel,
+    request: InferRequest,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    contributions: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """``$inference_response`` with the requested outputs, in the order they were requested.
 
     ``label`` is the service's decision (``probability >= threshold`` in float32, the threshold
     POST /predict uses, FRAUD_THRESHOLD included), reported in ``parameters.threshold``.
+    ``contributions`` (when requested) is flattened row-major with its shape [N, F+1].
     """
+    n = request.size
     tensors = {
-        schema.OUTPUT_PROBABILITY: ("FP32", probabilities.tolist()),
-        schema.OUTPUT_LABEL: ("INT64", labels.astype(np.int64).tolist()),
+        schema.OUTPUT_PROBABILITY: ("FP32", [n], probabilities.tolist()),
+        schema.OUTPUT_LABEL: ("INT64", [n], labels.astype(np.int64).tolist()),
     }
+    if contributions is not None:
+        shape = list(contributions.shape)
+        tensors[CONTRIBUTIONS] = ("FP32", shape, contributions.ravel().tolist())
     body: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": model.version}
     if request.id is not None:
         body["id"] = request.id
     body["parameters"] = {"threshold": model.threshold}
     body["outputs"] = [
-        {
-            "name": name,
-            "datatype": tensors[name][0],
-            "shape": [request.size],
-            "data": tensors[name][1],
-        }
+        {"name": name, "datatype": kind, "shape": shape, "data": data}
         for name in request.outputs
+        for kind, shape, data in [tensors[name]]
     ]
     return body
 
@@ -140,7 +154,11 @@ def v2_routes(state: ServiceState) -> list[Route]:
     model = state.model if isinstance(state.model, LoadedModel) else None
     validator = (
         InferValidator(
-            model.metadata.inputs, model.metadata.type_values, state.settings.max_batch, OUTPUTS
+            model.metadata.inputs,
+            model.metadata.type_values,
+            state.settings.max_batch,
+            served_outputs(model),
+            default_outputs=OUTPUTS,
         )
         if model is not None
         else None
@@ -205,9 +223,14 @@ def v2_routes(state: ServiceState) -> list[Route]:
         log = request_log(request)
         log.batch_size = parsed.size
         started = time.perf_counter_ns()
-        probabilities, labels = loaded.score(parsed.columns)
+        contributions = None
+        if CONTRIBUTIONS in parsed.outputs:
+            probabilities, labels, contributions, _ = loaded.score_explained(parsed.columns)
+        else:
+            probabilities, labels = loaded.score(parsed.columns)
         log.scoring_us = (time.perf_counter_ns() - started) // 1000
-        return json_response(infer_response(loaded, parsed, probabilities, labels))
+        body = infer_response(loaded, parsed, probabilities, labels, contributions)
+        return json_response(body)
 
     model_path = "/v2/models/{model}"
     versioned = "/v2/models/{model}/versions/{version}"

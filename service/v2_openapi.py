@@ -11,7 +11,14 @@ import json
 from typing import Any, Final
 
 from service.state import ServiceState
-from service.v2 import MODEL_NAME, NOT_READY, OUTPUTS, SERVER_VERSION, infer_response
+from service.v2 import (
+    CONTRIBUTIONS,
+    MODEL_NAME,
+    NOT_READY,
+    OUTPUTS,
+    SERVER_VERSION,
+    infer_response,
+)
 from service.v2_validation import InferValidator
 
 #: An inference request in the protocol's example form ({"id": "42", ...}), two transactions.
@@ -74,7 +81,7 @@ V2_SCHEMAS: Final[dict[str, Any]] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"name": {"type": "string", "enum": list(OUTPUTS)}},
+                    "properties": {"name": {"type": "string", "enum": [*OUTPUTS, CONTRIBUTIONS]}},
                     "required": ["name"],
                 },
             },
@@ -149,7 +156,8 @@ def v2_paths(state: ServiceState) -> dict[str, Any]:
             "summary": "V2 inference",
             "description": "Inputs: the model's raw fields (type BYTES, the others FP32), "
             f"shape [N] or [N, 1], 1 to {state.settings.max_batch} rows. "
-            "Outputs: probability FP32, label INT64.",
+            "Outputs: probability FP32, label INT64 (both by default); contributions FP32 "
+            "[N, F+1] on request, for models exported with explanations.",
             "parameters": params,
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": _ref("V2InferenceRequest"), "example": INFER_EXAMPLE}}},

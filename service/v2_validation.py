@@ -54,11 +54,13 @@ class InferValidator:
         type_values: tuple[str, ...],
         max_batch: int,
         outputs: tuple[str, ...],
+        default_outputs: tuple[str, ...] | None = None,
     ) -> None:
         self.inputs = {spec.name: spec for spec in inputs}
         self.type_values = type_values
         self.max_batch = max_batch
         self.outputs = outputs
+        self.default_outputs = outputs if default_outputs is None else default_outputs
 
     def parse(self, body: bytes) -> InferRequest:
         """Validate a raw body; raises MalformedJSON or BadRequest (both 400)."""
@@ -91,7 +93,7 @@ class InferValidator:
 
     def _outputs(self, requested: Any) -> tuple[str, ...]:
         if requested is None or requested == []:
-            return self.outputs
+            return self.default_outputs
         if not isinstance(requested, list):
             _fail([Detail("outputs", "outputs must be a list of {'name': ...} objects")])
         names: list[str] = []
