@@ -102,30 +102,31 @@ def explanation_entries(
     ``{"features": [{"name", "value", "contribution"}, ...], "other": x, "bias": b}``: at most
     ``top_k`` entries by descending |contribution| (ties keep the model's feature order),
     ``other`` the sum of the entries left out, so that sum(listed) + other + bias is the row's
-    log-odds. ``type``'s value is the transaction type, the others' the engineered feature value
-    (float32, null if not finite). Sums are taken in float64.
+    log-odds. ``type``'s value is the transaction type (``types``), the others' the engineered
+    feature value (float32, NaN/infinity become null in JSON). Sums are float64.
     """
-    wide = contributions.astype(np.float64)
-    merged = np.stack([wide[:, list(cols)].sum(axis=1) for cols in spec.columns], axis=1)
+    # Plain Python on lists: a single row costs a few microseconds this way, against ~60 us
+    # for the same work as a dozen small numpy calls; a 1000-row batch about 5 ms.
     k = min(top_k, len(spec.entries))
-    order = np.argsort(-np.abs(merged), axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(merged, order, axis=1)
-    left_out = np.ones_like(merged, dtype=bool)
-    np.put_along_axis(left_out, order, False, axis=1)
-    other = np.where(left_out, merged, 0.0).sum(axis=1)  # exactly 0 when every entry is listed
-    # One column per entry: the feature's own value, or for ``type`` the request's string.
-    single = [cols[0] for cols in spec.columns]
-    values = features[:, single].astype(np.float64)
-    values_list = values.tolist()
+    indices = range(len(spec.entries))
+    first = [cols[0] for cols in spec.columns]
+    merged_columns = [(i, cols) for i, cols in enumerate(spec.columns) if len(cols) > 1]
     type_index = spec.entries.index(TYPE_ENTRY) if TYPE_ENTRY in spec.entries else None
+    kinds = types.tolist() if types is not None else [None] * len(contributions)
     out = []
-    for row, (picked, amounts) in enumerate(zip(order.tolist(), top.tolist(), strict=True)):
-        listed = []
-        for j, amount in zip(picked, amounts, strict=True):
-            if j == type_index:
-                value: Any = None if types is None else str(types[row])
-            else:
-                value = values_list[row][j]
-            listed.append({"name": spec.entries[j], "value": value, "contribution": amount})
-        out.append({"features": listed, "other": float(other[row]), "bias": float(wide[row, -1])})
+    for row, values_row, kind in zip(contributions.tolist(), features.tolist(), kinds, strict=True):
+        merged = [row[j] for j in first]
+        for i, cols in merged_columns:
+            merged[i] = sum([row[j] for j in cols])
+        values = [values_row[j] for j in first]
+        if type_index is not None:
+            values[type_index] = kind
+        # sorted() is stable, also with reverse=True: ties keep the model's order.
+        order = sorted(indices, key=list(map(abs, merged)).__getitem__, reverse=True)
+        listed = [
+            {"name": spec.entries[j], "value": values[j], "contribution": merged[j]}
+            for j in order[:k]
+        ]
+        other = sum([merged[j] for j in order[k:]], 0.0)
+        out.append({"features": listed, "other": other, "bias": row[-1]})
     return out
