@@ -90,6 +90,13 @@ def not_explainable() -> ValidationFailed:
     )
 
 
+#: From this many rows on, ranking is vectorised with numpy (about 2.5 us a row, against 5 us in
+#: plain Python); below it, plain Python (a single row in ~6 us, against ~60 us of numpy calls).
+VECTOR_ROWS: Final = 16
+
+Ranked = tuple[list[list[int]], list[list[float]], list[list[Any]]]
+
+
 def explanation_entries(
     spec: ExplanationSpec,
     contributions: np.ndarray,
@@ -105,28 +112,51 @@ def explanation_entries(
     log-odds. ``type``'s value is the transaction type (``types``), the others' the engineered
     feature value (float32, NaN/infinity become null in JSON). Sums are float64.
     """
-    # Plain Python on lists: a single row costs a few microseconds this way, against ~60 us
-    # for the same work as a dozen small numpy calls; a 1000-row batch about 5 ms.
     k = min(top_k, len(spec.entries))
-    indices = range(len(spec.entries))
+    rank = rank_rows if len(contributions) < VECTOR_ROWS else rank_batch
+    orders, ranked, values = rank(spec, contributions, features)
+    kinds = types.tolist() if types is not None else [None] * len(contributions)
+    type_index = spec.entries.index(TYPE_ENTRY) if TYPE_ENTRY in spec.entries else None
+    names = spec.entries
+    out = []
+    for order, amounts, row_values, kind, bias in zip(
+        orders, ranked, values, kinds, contributions[:, -1].tolist(), strict=True
+    ):
+        if type_index is not None:
+            row_values[type_index] = kind
+        listed = [
+            {"name": names[j], "value": row_values[j], "contribution": amount}
+            for j, amount in zip(order[:k], amounts, strict=False)
+        ]
+        out.append({"features": listed, "other": sum(amounts[k:], 0.0), "bias": bias})
+    return out
+
+
+def rank_rows(spec: ExplanationSpec, contributions: np.ndarray, features: np.ndarray) -> Ranked:
+    """Per row: entry indices by descending |contribution|, their float64 contributions in that
+    order, and the entries' feature values (each entry's first column), in plain Python."""
     first = [cols[0] for cols in spec.columns]
     merged_columns = [(i, cols) for i, cols in enumerate(spec.columns) if len(cols) > 1]
-    type_index = spec.entries.index(TYPE_ENTRY) if TYPE_ENTRY in spec.entries else None
-    kinds = types.tolist() if types is not None else [None] * len(contributions)
-    out = []
-    for row, values_row, kind in zip(contributions.tolist(), features.tolist(), kinds, strict=True):
+    indices = range(len(spec.entries))
+    orders, ranked = [], []
+    for row in contributions.tolist():
         merged = [row[j] for j in first]
         for i, cols in merged_columns:
             merged[i] = sum([row[j] for j in cols])
-        values = [values_row[j] for j in first]
-        if type_index is not None:
-            values[type_index] = kind
         # sorted() is stable, also with reverse=True: ties keep the model's order.
         order = sorted(indices, key=list(map(abs, merged)).__getitem__, reverse=True)
-        listed = [
-            {"name": spec.entries[j], "value": values[j], "contribution": merged[j]}
-            for j in order[:k]
-        ]
-        other = sum([merged[j] for j in order[k:]], 0.0)
-        out.append({"features": listed, "other": other, "bias": row[-1]})
-    return out
+        orders.append(order)
+        ranked.append([merged[j] for j in order])
+    return orders, ranked, features[:, first].tolist()
+
+
+def rank_batch(spec: ExplanationSpec, contributions: np.ndarray, features: np.ndarray) -> Ranked:
+    """:func:`rank_rows` vectorised; the same float64 sums and order, bit for bit (tested)."""
+    first = [cols[0] for cols in spec.columns]
+    merged = contributions[:, first].astype(np.float64)
+    for i, cols in enumerate(spec.columns):
+        if len(cols) > 1:  # a left-to-right float64 sum of a few columns, as sum() does
+            merged[:, i] = contributions[:, list(cols)].astype(np.float64).sum(axis=1)
+    order = np.argsort(-np.abs(merged), axis=1, kind="stable")
+    ranked = np.take_along_axis(merged, order, axis=1)
+    return order.tolist(), ranked.tolist(), features[:, first].tolist()

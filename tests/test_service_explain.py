@@ -23,7 +23,7 @@ from convert.export import export_model
 from convert.testing import make_artifacts, paysim_like_frame
 from service import schema
 from service.app import create_app
-from service.explain import DEFAULT_TOP_K
+from service.explain import DEFAULT_TOP_K, VECTOR_ROWS, rank_batch, rank_rows
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings
 
@@ -149,6 +149,22 @@ def test_entry_names_values_and_the_merged_type_entry(explained, rows) -> None:
             assert listed[name]["contribution"] == float(contributions[i, names.index(name)])
         assert prediction["contributions"]["other"] == 0.0
         assert prediction["contributions"]["bias"] == float(contributions[i, -1])
+
+
+def test_row_and_batch_ranking_agree_bit_for_bit(explained, rows) -> None:
+    """Small requests rank in plain Python, larger ones with numpy: the same answer."""
+    model, _ = explained
+    spec = model.explanation
+    assert spec is not None and len(rows) >= VECTOR_ROWS
+    _, contributions, features = reference(model, rows)
+    assert rank_rows(spec, contributions, features) == rank_batch(spec, contributions, features)
+    # Ties keep the model's order: zeros everywhere, and equal magnitudes of both signs.
+    tied = np.zeros((2, contributions.shape[1]), dtype=np.float32)
+    tied[1, [4, 2, 0]] = [0.5, -0.5, 0.25]
+    orders, ranked, _ = rank_rows(spec, tied, features[:2])
+    assert (orders, ranked) == rank_batch(spec, tied, features[:2])[:2]
+    assert orders[0] == list(range(len(spec.entries)))
+    assert orders[1][:3] == [2, 4, 0] and ranked[1][:3] == [-0.5, 0.5, 0.25]
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 100])
