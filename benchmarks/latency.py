@@ -4,6 +4,7 @@
 benchmarks/latency_worker.py): the fraudlite ONNX session on raw fields, xgboost's
 ``Booster.inplace_predict`` on prepared features, and the joblib'd pipeline on a one-row
 DataFrame. Writes latency.json (p50/p99 µs, rows/s, ratios) and latency.png under ``--out``.
+For a model with explanations the ONNX session is also timed with ``explain`` (beside, not instead).
 """
 
 from __future__ import annotations
@@ -83,6 +84,19 @@ def compare(methods: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
+def explain_overhead(onnx: dict[str, Any]) -> dict[str, float | None] | None:
+    """What explanations add to the ONNX session's figures; None without them."""
+    if "single_explain" not in onnx:
+        return None
+    single, explained = onnx["single"], onnx["single_explain"]
+    batch, batch_explained = onnx[f"batch_{BATCH}"], onnx[f"batch_{BATCH}_explain"]
+    return {
+        "single_p50_added_us": explained["p50_us"] - single["p50_us"],
+        "single_p50_times": ratio(explained["p50_us"], single["p50_us"]),
+        f"batch_{BATCH}_p50_times": ratio(batch_explained["p50_us"], batch["p50_us"]),
+    }
+
+
 def run(artifacts: Path, out: Path, seconds: float, threads: int = 1) -> dict[str, Any]:
     """Time every method; write latency.json and latency.png."""
     from benchmarks.plots import plot_latency
@@ -102,18 +116,26 @@ def run(artifacts: Path, out: Path, seconds: float, threads: int = 1) -> dict[st
             "latency",
             f"{method}: single p50 {single['p50_us']:.0f} µs, p99 {single['p99_us']:.0f} µs",
         )
+        if "single_explain" in methods[method]:
+            explained = methods[method]["single_explain"]
+            progress("latency", f"{method} with explain: single p50 {explained['p50_us']:.0f} µs")
     means = [m["batch_mean_probability"] for m in methods.values()]
     report = {
         **run_metadata(),
         "seconds_per_size": seconds,
         "methods": methods,
         "ratios": compare(methods),
+        "explain_overhead": explain_overhead(methods["fraudlite_onnx"]),
         "agreement": {
             "batch_mean_probability_spread": max(means) - min(means),
             "ok": max(means) - min(means) <= AGREEMENT,
         },
     }
     write_json(out / "latency.json", report)
+    onnx = methods["fraudlite_onnx"]
+    if "single_explain" in onnx:  # drawn beside the others as one more method
+        explained = {"single": onnx["single_explain"], "batch_1000": onnx["batch_1000_explain"]}
+        methods = {**methods, "onnx+explain": explained}
     plot_latency(methods, out / "latency.png")
     return report
 
@@ -141,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"ratios": report["ratios"], "agreement": report["agreement"]}, indent=2))
+    keys = ("ratios", "agreement", "explain_overhead")
+    print(json.dumps({key: report[key] for key in keys}, indent=2))
     return 0
 
 

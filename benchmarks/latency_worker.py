@@ -8,6 +8,9 @@ imports only what its method needs (the ONNX worker never loads xgboost, sklearn
 Methods, single row and 1000-row batch:
 - ``fraudlite_onnx``: the ONNX session with the service's session options; raw fields in,
   probability out. A single row's arrays are built from the transaction dict in each call.
+  For a model with explanations also ``single_explain``/``batch_1000_explain``: the same call with
+  ``explain`` fed true, fetching contributions and features, plus the API's top-5 entries
+  (``service.explain.explanation_entries``), i.e. what ``"explain": true`` adds to a request.
 - ``xgboost_inplace``: ``Booster.inplace_predict`` on features prepared beforehand (the tree
   evaluation alone, no feature engineering).
 - ``joblib_pipeline``: the joblib'd pipeline's ``predict_proba``; a single row is a one-row
@@ -72,6 +75,44 @@ def onnx_scorers(artifacts: Path, rows: list[dict[str, Any]]) -> tuple[Scorer, S
 
     info = {"intra_op_threads": settings.ort_intra_op_threads, "execution": "sequential"}
     return single, batch, info
+
+
+def onnx_explain_scorers(
+    artifacts: Path, rows: list[dict[str, Any]]
+) -> tuple[Scorer, Scorer] | None:
+    """Single-row and batch scorers with explanations; None for a model without them."""
+    import onnxruntime as ort
+
+    from service.explain import explanation_entries
+    from service.explain_model import ExplanationSpec
+    from service.model import session_options
+    from service.settings import Settings
+
+    session = ort.InferenceSession(
+        str(artifacts / "model.onnx"),
+        sess_options=session_options(Settings()),
+        providers=["CPUExecutionProvider"],
+    )
+    props = session.get_modelmeta().custom_metadata_map
+    names = tuple(json.loads(props.get("feature_names", "[]")))
+    spec = ExplanationSpec.from_session(session, props, names)
+    if spec is None:
+        return None
+    strings = {i.name for i in session.get_inputs() if i.type == "tensor(string)"}
+    inputs = [i.name for i in session.get_inputs()]
+
+    def explained(batch: list[dict[str, Any]]) -> np.ndarray:
+        columns = {
+            name: np.array(
+                [row[name] for row in batch], dtype=object if name in strings else np.float32
+            )
+            for name in inputs
+        }
+        probabilities, contributions, features = spec.run(session, columns)
+        explanation_entries(spec, contributions, features, columns.get("type"), 5)
+        return probabilities
+
+    return (lambda i: explained([rows[i % len(rows)]])), (lambda _: explained(rows[:BATCH]))
 
 
 def xgboost_scorers(
@@ -161,13 +202,20 @@ def run(method: str, artifacts: Path, data: Path, seconds: float, threads: int) 
         single, batch, info = pipeline_scorers(artifacts, rows, threads)
     batch_rows = min(BATCH, len(rows))
     probabilities = np.asarray(batch(0), dtype=np.float64)
-    return {
+    result = {
         "method": method,
         "settings": info,
         "single": figures(time_calls(single, seconds, 50, 20), 1),
         f"batch_{BATCH}": figures(time_calls(batch, seconds, 5, 2), batch_rows),
         "batch_mean_probability": float(probabilities.mean()),
     }
+    explained = onnx_explain_scorers(artifacts, rows) if method == "fraudlite_onnx" else None
+    if explained is not None:
+        result["single_explain"] = figures(time_calls(explained[0], seconds, 50, 20), 1)
+        result[f"batch_{BATCH}_explain"] = figures(
+            time_calls(explained[1], seconds, 5, 2), batch_rows
+        )
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 COLORS = {"fraudlite": "#1b7f5a", "baseline": "#c0504d"}
 METHOD_COLORS = {
     "fraudlite_onnx": "#1b7f5a",
+    "onnx+explain": "#6fc29d",
     "xgboost_inplace": "#4a7ebb",
     "joblib_pipeline": "#c0504d",
 }

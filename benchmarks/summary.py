@@ -82,6 +82,14 @@ def summarize_results(report: dict[str, Any]) -> list[dict[str, Any]]:
             True,
         ),
         _row(
+            "single_row_p50_explain",
+            "in-process single-row scoring p50 with explanations (vs the pipeline without)",
+            "µs",
+            _get(lat, "fraudlite_onnx", "single_explain", "p50_us"),
+            _get(lat, "joblib_pipeline", "single", "p50_us"),
+            True,
+        ),
+        _row(
             "single_row_p99",
             "in-process single-row scoring p99",
             "µs",
