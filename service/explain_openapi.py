@@ -69,7 +69,8 @@ def add_explain_schemas(components: dict[str, dict[str, Any]]) -> None:
         request["properties"].update(OPTION_SCHEMAS)
         components[f"{name}Request"] = request
     components["BatchRequest"]["properties"].update(OPTION_SCHEMAS)
-    components["Prediction"]["properties"]["contributions"] = {
-        "$ref": "#/components/schemas/Explanation"
-    }
+    for name in ("Prediction", "BatchItem"):
+        components[name]["properties"]["contributions"] = {
+            "$ref": "#/components/schemas/Explanation"
+        }
     components["Explanation"] = EXPLANATION_SCHEMA

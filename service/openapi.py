@@ -91,6 +91,11 @@ def openapi_document(state: ServiceState) -> dict[str, Any]:
     legacy_fields.update({name: flag for name in schema.LEGACY_ONE_HOT})
     legacy_fields["amt_ratio_orig"] = {"type": ["number", "null"], "description": "ignored"}
     one_hot = list(schema.LEGACY_ONE_HOT)
+    scored = {
+        "transaction_id": {"type": ["string", "integer"]},
+        "probability_fraud": {"type": "number", "description": "float32 P(fraud)"},
+        "is_fraud": {"type": "boolean", "description": "probability_fraud >= threshold"},
+    }
     components = {
         "Transaction": _object(fields, [n for n in inputs]),
         "LegacyTransaction": _object(
@@ -104,15 +109,16 @@ def openapi_document(state: ServiceState) -> dict[str, Any]:
             }},
             ["transactions"],
         ),
+        # One scored transaction inside a batch answer; a single answer adds the threshold
+        # and model version, which a batch answer gives once for all items.
+        "BatchItem": _object(scored, ["probability_fraud", "is_fraud"]),
         "Prediction": _object({
-            "transaction_id": {"type": ["string", "integer"]},
-            "probability_fraud": {"type": "number", "description": "float32 P(fraud)"},
-            "is_fraud": {"type": "boolean", "description": "probability_fraud >= threshold"},
+            **scored,
             "threshold": {"type": "number"},
             "model_version": {"type": "string"},
         }, ["probability_fraud", "is_fraud", "threshold", "model_version"]),
         "BatchPrediction": _object({
-            "predictions": {"type": "array", "items": _ref("Prediction")},
+            "predictions": {"type": "array", "items": _ref("BatchItem")},
             "threshold": {"type": "number"},
             "model_version": {"type": "string"},
         }, ["predictions", "threshold", "model_version"]),

@@ -364,6 +364,11 @@ def test_openapi_documents_the_options_and_the_answer_with_a_real_example(explai
     assert not valid("TransactionRequest", {**request["value"], "explain": "yes"})
     batch_answer = client.post("/predict", json={"transactions": [TX], "explain": True}).json()
     assert all(valid("Explanation", p["contributions"]) for p in batch_answer["predictions"])
+    # Whole answers match their documented schemas, batch answers included.
+    assert valid("BatchPrediction", batch_answer)
+    plain_batch = client.post("/predict", json={"transactions": [TX, TX]}).json()
+    assert valid("BatchPrediction", plain_batch)
+    assert not valid("BatchPrediction", {**plain_batch, "predictions": [{"is_fraud": True}]})
     # A model that cannot explain shows no explained example.
     plain_examples = plain[1].get("/openapi.json").json()["paths"]["/predict"]["post"]
     assert (
