@@ -111,6 +111,7 @@ def api_routes(state: ServiceState) -> list[Route]:
                     "GET /model": "model metadata and the threshold in use",
                     "GET /openapi.json": "OpenAPI 3.1 description",
                     "GET /docs": "human-readable API documentation",
+                    "/v2/...": "Open Inference Protocol (KServe V2) routes, docs/kserve-v2.md",
                 },
             }
         )
