@@ -58,7 +58,8 @@ def rie_cold_start(artifacts: Path, runs: int, body: dict[str, Any]) -> dict[str
         root = Path(scratch)
         task = tools.task_root(bundle, root / "task")
         env = {
-            "FRAUD_MODEL_URI": str(artifacts / "model.onnx"),
+            # The emulator runs in its task root: a relative path would point nowhere.
+            "FRAUD_MODEL_URI": str((artifacts / "model.onnx").resolve()),
             "FRAUD_MODEL_CACHE_DIR": str(root / "model-cache"),
         }
         for index in range(runs):
