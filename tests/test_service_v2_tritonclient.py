@@ -7,9 +7,6 @@ probabilities must equal POST /predict's for the same transactions in the same b
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
-import uvicorn
+from live_server import serve
 from service_model import build_model, example_rows
 from tritonclient.utils import InferenceServerException
 
@@ -40,23 +37,8 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
 def address(model: LoadedModel) -> Iterator[str]:
     """uvicorn serving the app on a free 127.0.0.1 port, in a background thread."""
     app = create_app(Settings(model_uri=model.source), model)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with serve(app) as port:
         yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
