@@ -235,6 +235,18 @@ def _session(path: str, mtime_ns: int) -> ort.InferenceSession:
     return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
 
 
+#: The issue's example transaction: a TRANSFER that empties the origin account.
+EXAMPLE_TRANSACTION: dict[str, Any] = {
+    "type": "TRANSFER",
+    "step": 1,
+    "amount": 181.0,
+    "oldbalanceOrg": 181.0,
+    "newbalanceOrig": 0.0,
+    "oldbalanceDest": 0.0,
+    "newbalanceDest": 0.0,
+}
+
+
 def example_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` varied, valid transactions (raw request bodies) for tests."""
     rng = np.random.default_rng(seed)

@@ -37,7 +37,7 @@ from aws_tools import (
     python_command,
     task_root,
 )
-from service_model import build_model, example_rows
+from service_model import EXAMPLE_TRANSACTION, build_model, example_rows
 from starlette.testclient import TestClient
 
 from service.app import create_app
@@ -46,16 +46,7 @@ from service.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-TX = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-    "transaction_id": "tx-1",
-}
+TX = {**EXAMPLE_TRANSACTION, "transaction_id": "tx-1"}
 
 
 def http_api_event(method: str, path: str, body: Any = None, raw_body: str | None = None) -> dict:

@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from service_model import PREAUTH_INPUTS, build_model, direct_scores, example_rows
+from service_model import (
+    EXAMPLE_TRANSACTION,
+    PREAUTH_INPUTS,
+    build_model,
+    direct_scores,
+    example_rows,
+)
 from starlette.testclient import TestClient
 
 from service import schema
@@ -19,15 +25,7 @@ from service.app import create_app
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings
 
-TX = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-}
+TX = dict(EXAMPLE_TRANSACTION)
 LEGACY = {
     **{k: v for k, v in TX.items() if k != "type"},
     "type_CASH_OUT": 0,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from service_model import build_model
+from service_model import EXAMPLE_TRANSACTION, build_model
 from starlette.testclient import TestClient
 
 from service.app import create_app
@@ -28,16 +28,7 @@ from service.lambda_app import build_handler
 from service.model import load_model
 from service.settings import Settings
 
-TX = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-    "transaction_id": "tx-42",
-}
+TX = {**EXAMPLE_TRANSACTION, "transaction_id": "tx-42"}
 
 
 @dataclass

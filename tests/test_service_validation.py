@@ -7,22 +7,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from service_model import PREAUTH_INPUTS
+from service_model import EXAMPLE_TRANSACTION, PREAUTH_INPUTS
 
 from service import schema
 from service.errors import MalformedJSON, ValidationFailed
 from service.metadata import InputSpec
 from service.validation import MAX_DETAILS, RequestValidator
 
-TX = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-}
+TX = dict(EXAMPLE_TRANSACTION)
 LEGACY = {
     "step": 1,
     "amount": 181.0,
