@@ -36,18 +36,11 @@ from benchmarks.common import (
 )
 from benchmarks.importtime import measure
 from benchmarks.payloads import single_body
+from service import schema
 
 SIDES = ("fraudlite", "baseline")
 #: The transaction both sides score (the issue's example), each in its own request shape.
-EXAMPLE = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-}
+EXAMPLE = schema.EXAMPLE_TRANSACTION
 
 
 def side_env(side: str, artifacts: Path) -> dict[str, str]:

@@ -23,16 +23,7 @@ from service.routes import prediction_body, score_parsed
 from service.state import ServiceState
 from service.v2_openapi import V2_SCHEMAS, v2_paths
 
-EXAMPLE = {
-    "transaction_id": "tx-0001",
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-}
+EXAMPLE = {"transaction_id": "tx-0001", **schema.EXAMPLE_TRANSACTION}
 LEGACY_EXAMPLE = {
     "step": 1,
     "amount": 181.0,

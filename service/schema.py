@@ -76,6 +76,18 @@ LEGACY_ONE_HOT: Final[dict[str, str]] = {
 LEGACY_BASE_TYPE: Final = "CASH_IN"
 LEGACY_DERIVED: Final[tuple[str, ...]] = ("amt_ratio_orig",)
 
+#: The example transaction used by the docs, the OpenAPI document, benchmarks and tests: a
+#: TRANSFER that empties the origin account into an empty destination (PaySim's fraud pattern).
+EXAMPLE_TRANSACTION: Final[dict[str, Any]] = {
+    "type": "TRANSFER",
+    "step": 1,
+    "amount": 181.0,
+    "oldbalanceOrg": 181.0,
+    "newbalanceOrig": 0.0,
+    "oldbalanceDest": 0.0,
+    "newbalanceDest": 0.0,
+}
+
 #: Model outputs, in ONNX output order.
 OUTPUT_PROBABILITY: Final = "probability"
 OUTPUT_LABEL: Final = "label"

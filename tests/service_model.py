@@ -236,15 +236,7 @@ def _session(path: str, mtime_ns: int) -> ort.InferenceSession:
 
 
 #: The issue's example transaction: a TRANSFER that empties the origin account.
-EXAMPLE_TRANSACTION: dict[str, Any] = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-}
+EXAMPLE_TRANSACTION = schema.EXAMPLE_TRANSACTION
 
 
 def example_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:

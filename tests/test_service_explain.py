@@ -28,15 +28,7 @@ from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings
 
 TYPE_COLUMNS = [f"type_{t}" for t in schema.TRANSACTION_TYPES]
-TX = {
-    "type": "TRANSFER",
-    "step": 1,
-    "amount": 181.0,
-    "oldbalanceOrg": 181.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 0.0,
-    "newbalanceDest": 0.0,
-}
+TX = dict(schema.EXAMPLE_TRANSACTION)
 
 
 @pytest.fixture(scope="module")
