@@ -46,6 +46,17 @@ class BenchmarkError(RuntimeError):
     """A benchmark could not run (missing model, server that never answered, ...)."""
 
 
+def aws_tools() -> Any:
+    """tests/aws_tools.py, the deployment tests' helpers (tests/ is not a package): the Lambda
+    bundle, the wheel platforms and pip environment of the image build, the emulator runner."""
+    tests = str(PROJECT_ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import aws_tools
+
+    return aws_tools
+
+
 def progress(stage: str, message: str) -> None:
     """One progress line on stderr, so long runs show where they are."""
     print(f"[{stage}] {message}", file=sys.stderr, flush=True)

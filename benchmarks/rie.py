@@ -18,20 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PROJECT_ROOT, progress, summarize
+# _aws_tools keeps its old name here: the tests import it from this module.
+from benchmarks.common import aws_tools as _aws_tools
+from benchmarks.common import progress, summarize
 from benchmarks.events import http_api_v2_event
 
 WARM_INVOKES = 200
-
-
-def _aws_tools() -> Any:
-    """tests/aws_tools.py, the deployment tests' helpers (tests/ is not a package)."""
-    tests = str(PROJECT_ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import aws_tools
-
-    return aws_tools
 
 
 def _lambda_python(tools: Any) -> tuple[Path, str]:

@@ -249,14 +249,18 @@ def pip_env() -> dict[str, str]:
     return env
 
 
-def _pip_target(target: Path, python_version: str, args: list[str]) -> None:
-    command = [
+def pip_target_command(
+    target: Path, python_version: str, args: list[str], *, use_cache: bool = False
+) -> list[str]:
+    """``pip install --target`` of ``args`` for CPython ``python_version`` on the image's
+    platforms, wheels only, not byte-compiled (also used by benchmarks/footprint_install.py)."""
+    return [
         sys.executable,
         "-m",
         "pip",
         "install",
         "--quiet",
-        "--no-cache-dir",
+        *(() if use_cache else ("--no-cache-dir",)),
         "--no-compile",
         "--target",
         str(target),
@@ -268,7 +272,10 @@ def _pip_target(target: Path, python_version: str, args: list[str]) -> None:
         "cp",
         *args,
     ]
-    subprocess.run(command, check=True, env=pip_env())
+
+
+def _pip_target(target: Path, python_version: str, args: list[str]) -> None:
+    subprocess.run(pip_target_command(target, python_version, args), check=True, env=pip_env())
 
 
 @dataclass(frozen=True)
