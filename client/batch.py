@@ -7,34 +7,45 @@ large for the body limit (413) is split.
 
 from __future__ import annotations
 
-import io
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import pandas as pd
-
 from client.api import ApiError, ApiRejected, FraudApiClient, Prediction, ProblemDetail
-from client.presets import NUMERIC_FIELDS, TRANSACTION_FIELDS
+from client.batch_csv import CsvError, read_csv, transactions_from
+from client.batch_tables import (
+    DECISION_COLUMN,
+    PROBABILITY_COLUMN,
+    REASON_COLUMN,
+    display_frame,
+    rejections_frame,
+    scored_frame,
+)
+
+# Re-exported: reading the CSV and building the result tables live in their own modules.
+__all__ = [
+    "DECISION_COLUMN",
+    "DEFAULT_MAX_BATCH",
+    "PROBABILITY_COLUMN",
+    "REASON_COLUMN",
+    "BatchOutcome",
+    "CsvError",
+    "Rejection",
+    "display_frame",
+    "read_csv",
+    "rejections_frame",
+    "score_transactions",
+    "scored_frame",
+    "transactions_from",
+]
 
 #: Batch size used when GET /model does not tell the service's limit (its documented default).
 DEFAULT_MAX_BATCH: Final = 1000
 
-#: Columns appended to the input table.
-PROBABILITY_COLUMN: Final = "probability_fraud"
-DECISION_COLUMN: Final = "is_fraud"
-REASON_COLUMN: Final = "rejected_reason"
-
 # The API names a batch item's field as ``transactions[i].field`` (the index is in the request).
 _ITEM_FIELD = re.compile(r"transactions\[(\d+)\]\.?(.*)$")
 _AT_MOST = re.compile(r"at most (\d+)")
-_INTEGER_FIELDS = frozenset(f.name for f in NUMERIC_FIELDS if f.integer)
-
-
-class CsvError(ValueError):
-    """The uploaded file cannot be read as a PaySim CSV (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -69,54 +80,6 @@ class BatchOutcome:
     @property
     def rejected_rows(self) -> list[int]:
         return sorted({r.row for r in self.rejections})
-
-
-def read_csv(data: bytes) -> pd.DataFrame:
-    """Read an uploaded CSV as text cells (so nothing is silently coerced); check the columns."""
-    try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CsvError(f"not a readable CSV file: {exc}") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [name for name in TRANSACTION_FIELDS if name not in frame.columns]
-    if missing:
-        raise CsvError(
-            f"the CSV lacks the column(s) {', '.join(missing)}; "
-            f"expected PaySim columns including {', '.join(TRANSACTION_FIELDS)}"
-        )
-    if frame.empty:
-        raise CsvError("the CSV has a header but no rows")
-    return frame
-
-
-def _cell(name: str, text: str) -> Any:
-    """One CSV cell as the JSON value to send; values the API must judge are sent as they are."""
-    text = text.strip()
-    if not text:
-        return None
-    if name == "type":
-        return text
-    try:
-        number = float(text)
-    except ValueError:
-        return text  # the API answers with the field and the problem
-    if not math.isfinite(number):
-        return text  # JSON cannot carry NaN/Infinity; send the text and let the API say so
-    if name in _INTEGER_FIELDS and number.is_integer():
-        return int(number)
-    return number
-
-
-def transactions_from(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The API bodies of the rows: only the transaction fields (labels and names stay out)."""
-    columns = [frame[name].tolist() for name in TRANSACTION_FIELDS]
-    return [
-        {
-            name: _cell(name, values[i])
-            for name, values in zip(TRANSACTION_FIELDS, columns, strict=True)
-        }
-        for i in range(len(frame))
-    ]
 
 
 def score_transactions(
@@ -219,43 +182,3 @@ def _batch_limit(details: Sequence[ProblemDetail]) -> int | None:
             if match is not None and int(match.group(1)) > 0:
                 return int(match.group(1))
     return None
-
-
-def scored_frame(frame: pd.DataFrame, outcome: BatchOutcome) -> pd.DataFrame:
-    """The input table with probability, decision and rejection-reason columns appended."""
-    result = frame.copy()
-    rows = range(len(frame))
-    result[PROBABILITY_COLUMN] = [
-        outcome.predictions[i].probability if i in outcome.predictions else math.nan for i in rows
-    ]
-    result[DECISION_COLUMN] = pd.array(
-        [outcome.predictions[i].is_fraud if i in outcome.predictions else None for i in rows],
-        dtype="boolean",
-    )
-    reasons: dict[int, list[str]] = {}
-    for rejection in outcome.rejections:
-        text = f"{rejection.field}: {rejection.problem}" if rejection.field else rejection.problem
-        reasons.setdefault(rejection.row - 1, []).append(text)
-    result[REASON_COLUMN] = ["; ".join(reasons.get(i, [])) for i in rows]
-    return result
-
-
-def rejections_frame(outcome: BatchOutcome) -> pd.DataFrame:
-    """The rejected rows, one line per problem; ``line`` is the line number in the file."""
-    return pd.DataFrame(
-        {
-            "row": [r.row for r in outcome.rejections],
-            "line": [r.row + 1 for r in outcome.rejections],
-            "field": [r.field for r in outcome.rejections],
-            "problem": [r.problem for r in outcome.rejections],
-        }
-    )
-
-
-def display_frame(scored: pd.DataFrame) -> pd.DataFrame:
-    """The scored table for the screen: results first, numeric columns as numbers (sortable)."""
-    results = [PROBABILITY_COLUMN, DECISION_COLUMN, REASON_COLUMN]
-    shown = scored[results + [c for c in scored.columns if c not in results]].copy()
-    for spec in NUMERIC_FIELDS:
-        shown[spec.name] = pd.to_numeric(shown[spec.name], errors="coerce")
-    return shown
