@@ -18,111 +18,19 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.ort_options_worker import BASE, CONFIGS, ROW, session_options, worker
+
+# Re-exported: the configurations and the timing worker live in benchmarks/ort_options_worker.py.
+__all__ = ["BASE", "CONFIGS", "RESULTS", "ROW", "main", "session_options", "worker"]
+
 RESULTS = Path(__file__).resolve().parent / "results" / "ort_session_options.json"
-
-#: Default session settings; each configuration overrides some of them.
-BASE: dict[str, Any] = {"intra": 1, "inter": 1, "mode": "sequential", "level": "all", "spin": True}
-CONFIGS: dict[str, dict[str, Any]] = {
-    "intra1_seq_all": {},
-    "intra2_seq_all": {"intra": 2},
-    "intra0_default_threads": {"intra": 0, "inter": 0},
-    "intra2_nospin": {"intra": 2, "spin": False},
-    "intra1_parallel_inter1": {"mode": "parallel"},
-    "intra1_parallel_inter2": {"mode": "parallel", "inter": 2},
-    "intra1_level_disabled": {"level": "disabled"},
-    "intra1_level_basic": {"level": "basic"},
-    "intra1_level_extended": {"level": "extended"},
-    "intra1_preoptimised_disabled": {"preoptimised": True, "level": "disabled"},
-    "intra1_preoptimised_all": {"preoptimised": True, "level": "all"},
-}
-
-#: One ordinary transaction, as the service would feed it (batch of one).
-ROW = {
-    "type": "TRANSFER",
-    "step": 13.0,
-    "amount": 181000.0,
-    "oldbalanceOrg": 181000.0,
-    "newbalanceOrig": 0.0,
-    "oldbalanceDest": 21182.0,
-    "newbalanceDest": 0.0,
-}
-
-
-def session_options(ort: Any, cfg: dict[str, Any]) -> Any:
-    levels = {
-        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    }
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = cfg["intra"]
-    options.inter_op_num_threads = cfg["inter"]
-    options.execution_mode = (
-        ort.ExecutionMode.ORT_PARALLEL
-        if cfg["mode"] == "parallel"
-        else ort.ExecutionMode.ORT_SEQUENTIAL
-    )
-    options.graph_optimization_level = levels[cfg["level"]]
-    if not cfg["spin"]:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return options
-
-
-def worker(model: str, cfg: dict[str, Any], repeats: int, warmup: int) -> dict[str, Any]:
-    """Run in a fresh process: build the session, time ``repeats`` single-row calls."""
-    import numpy as np
-    import onnxruntime as ort
-
-    if cfg.get("preoptimised"):
-        # Save the fully optimised graph once, then time loading and running the saved file.
-        saved = Path(tempfile.mkdtemp()) / "optimised.onnx"
-        prep = ort.SessionOptions()
-        prep.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        prep.optimized_model_filepath = str(saved)
-        ort.InferenceSession(model, prep, providers=["CPUExecutionProvider"])
-        model = str(saved)
-    started = time.perf_counter()
-    session = ort.InferenceSession(
-        model, session_options(ort, cfg), providers=["CPUExecutionProvider"]
-    )
-    load_ms = (time.perf_counter() - started) * 1e3
-    feed = {
-        k: np.array([v], dtype=object if isinstance(v, str) else np.float32) for k, v in ROW.items()
-    }
-    first = time.perf_counter()
-    session.run(None, feed)
-    first_ms = (time.perf_counter() - first) * 1e3
-    for _ in range(warmup):
-        session.run(None, feed)
-    times = np.empty(repeats)
-    for i in range(repeats):
-        t0 = time.perf_counter_ns()
-        session.run(None, feed)
-        times[i] = (time.perf_counter_ns() - t0) / 1e3
-    batch = {k: np.repeat(v, 1000) for k, v in feed.items()}
-    t0 = time.perf_counter()
-    for _ in range(20):
-        session.run(None, batch)
-    return {
-        "load_ms": load_ms,
-        "first_run_ms": first_ms,
-        "p50_us": float(np.percentile(times, 50)),
-        "p90_us": float(np.percentile(times, 90)),
-        "p99_us": float(np.percentile(times, 99)),
-        "mean_us": float(times.mean()),
-        "min_us": float(times.min()),
-        "batch1000_ms": (time.perf_counter() - t0) / 20 * 1e3,
-    }
 
 
 def run_config(model: Path, name: str, repeats: int, warmup: int) -> dict[str, Any]:
+    """Time configuration ``name`` in a fresh process (this file with ``--worker``)."""
     cfg = {**BASE, **CONFIGS[name]}
     done = subprocess.run(
         [
@@ -146,6 +54,7 @@ def run_config(model: Path, name: str, repeats: int, warmup: int) -> dict[str, A
 
 
 def model_facts(model: Path) -> dict[str, Any]:
+    """Version and size (nodes, trees) of the model timed, recorded with the results."""
     import onnx
 
     proto = onnx.load(model)
@@ -162,6 +71,7 @@ def model_facts(model: Path) -> dict[str, Any]:
 
 
 def plot(summary: dict[str, dict[str, float]], out: Path) -> None:
+    """Bars of p50 and p50..p99 per configuration, saved as ``out`` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,6 +97,7 @@ def plot(summary: dict[str, dict[str, float]], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python benchmarks/ort_session_options.py --model M [--rounds N]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=Path("artifacts/model.onnx"))
     parser.add_argument("--rounds", type=int, default=9)
