@@ -38,11 +38,13 @@ def _fill(preset: Preset) -> None:
 
 def _preset_from_link() -> None:
     """``?preset=fraud`` in the URL fills and scores that preset once per session (shareable
-    links, and the README screenshot)."""
+    links, and the README screenshot); ``&explain=1`` also asks for the contributions."""
     wanted = st.query_params.get("preset")
     if wanted is None or st.session_state.get(_LINK_DONE):
         return
     st.session_state[_LINK_DONE] = True
+    if st.query_params.get("explain") in ("1", "true"):
+        st.session_state["txn_explain"] = True
     for preset in PRESETS:
         if preset.key == wanted:
             _fill(preset)

@@ -416,6 +416,15 @@ def test_the_single_transaction_page_draws_the_served_contributions(models, tmp_
         assert explanation.bias == expected["bias"]
         assert not at.info  # no "No explanation available" note
         assert len(at.tabs[0].get("vega_lite_chart")) == 2  # probability bar + contributions
+        # A shareable link asks for the same: ?preset=fraud&explain=1.
+        linked = AppTest.from_file(str(root / "client" / "app.py"), default_timeout=30)
+        linked.session_state["api_url"] = url
+        linked.query_params["preset"] = FRAUD.key
+        linked.query_params["explain"] = "1"
+        linked.run()
+        assert not linked.exception
+        shown = linked.session_state["single_result"].prediction.explanation
+        assert shown is not None and shown.bias == expected["bias"]
     finally:
         process.terminate()
         process.wait(timeout=10)
