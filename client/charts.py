@@ -103,5 +103,5 @@ def contributions_chart(explanation: Explanation) -> alt.Chart:
             ),
             tooltip=["feature:N", "value:N", alt.Tooltip("contribution:Q", format="+.4f")],
         )
-        .properties(height=max(80, 28 * len(data)))
+        .properties(height=alt.Step(28))  # one 28 px band per feature, whatever the count
     )

@@ -229,3 +229,5 @@ def test_charts_build_valid_vega_lite() -> None:
     explanation = Explanation((Contribution("amount", 2.0, 181.0), Contribution("type", -1.0)))
     spec = charts.contributions_chart(explanation).to_dict()
     assert spec["encoding"]["y"]["sort"] == ["amount", "type"]
+    # A band per feature: a fixed pixel height collapsed every bar into one row in Streamlit.
+    assert spec["height"] == {"step": 28}
