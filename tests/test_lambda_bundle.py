@@ -37,6 +37,7 @@ from aws_tools import (
     python_command,
     task_root,
 )
+from lambda_events import http_api_event
 from service_model import EXAMPLE_TRANSACTION, build_model, example_rows
 from starlette.testclient import TestClient
 
@@ -49,47 +50,9 @@ pytestmark = pytest.mark.slow
 TX = {**EXAMPLE_TRANSACTION, "transaction_id": "tx-1"}
 
 
-def http_api_event(method: str, path: str, body: Any = None, raw_body: str | None = None) -> dict:
-    """An API Gateway HTTP API payload 2.0 event for an explicit route on the $default stage."""
-    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
-            "accept": "application/json",
-            "content-type": "application/json",
-            "content-length": str(len(text or "")),
-            "host": "abc123.execute-api.us-east-1.amazonaws.com",
-            "user-agent": "curl/8.5.0",
-            "x-forwarded-for": "192.0.2.1",
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.0.2.1",
-                "userAgent": "curl/8.5.0",
-            },
-            "requestId": "Xy1zAbCdIAMEb5w=",
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "time": "28/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1795780800000,
-        },
-        "isBase64Encoded": False,
-    }
-    if text is not None:
-        event["body"] = text
-    return event
+def route_event(method: str, path: str, body: Any = None, raw_body: str | None = None) -> dict:
+    """An HTTP API 2.0 event for one of template.yaml's explicit routes on the $default stage."""
+    return http_api_event(method, path, body, raw_body=raw_body, route_key=f"{method} {path}")
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +120,7 @@ def running(
     log = tmp_path_factory.mktemp("rie") / "rie.log"
     with emulator(rie, lambda_python[0], bundle, task, function_env, log) as emu:
         started = time.perf_counter()
-        first = emu.invoke(http_api_event("GET", "/health"))
+        first = emu.invoke(route_event("GET", "/health"))
         cold = time.perf_counter() - started
         assert first["statusCode"] == 200, emu.output()
         yield emu, cold
@@ -199,7 +162,7 @@ def test_emulator_listens_on_loopback_only(running: tuple[Emulator, float]) -> N
 
 
 def test_single_prediction_matches_local_server(running, local) -> None:
-    status, body = assert_same_answer(running[0], local, http_api_event("POST", "/predict", TX))
+    status, body = assert_same_answer(running[0], local, route_event("POST", "/predict", TX))
     assert status == 200
     assert body["transaction_id"] == "tx-1"
     assert 0.0 <= body["probability_fraud"] <= 1.0
@@ -207,7 +170,7 @@ def test_single_prediction_matches_local_server(running, local) -> None:
 
 def test_full_batch_matches_local_server(running, local) -> None:
     rows = example_rows(1000, seed=5)
-    event = http_api_event("POST", "/predict", {"transactions": rows})
+    event = route_event("POST", "/predict", {"transactions": rows})
     status, body = assert_same_answer(running[0], local, event)
     assert status == 200
     assert len(body["predictions"]) == 1000
@@ -224,13 +187,13 @@ def test_full_batch_matches_local_server(running, local) -> None:
     ids=["negative-amount", "missing-type", "unknown-type", "empty-batch"],
 )
 def test_bad_requests_match_local_server(running, local, body: dict, status: int) -> None:
-    got, answer = assert_same_answer(running[0], local, http_api_event("POST", "/predict", body))
+    got, answer = assert_same_answer(running[0], local, route_event("POST", "/predict", body))
     assert got == status
     assert answer["details"], answer
 
 
 def test_malformed_json_is_a_400_like_locally(running, local) -> None:
-    event = http_api_event("POST", "/predict", raw_body='{"type": "TRANSFER",')
+    event = route_event("POST", "/predict", raw_body='{"type": "TRANSFER",')
     assert assert_same_answer(running[0], local, event)[0] == 400
 
 
@@ -238,7 +201,7 @@ def test_malformed_json_is_a_400_like_locally(running, local) -> None:
     ("path", "status"), [("/health", 200), ("/model", 200), ("/openapi.json", 200), ("/nope", 404)]
 )
 def test_get_routes_match_local_server(running, local, path: str, status: int) -> None:
-    assert assert_same_answer(running[0], local, http_api_event("GET", path))[0] == status
+    assert assert_same_answer(running[0], local, route_event("GET", path))[0] == status
 
 
 def test_bundle_interpreter_sees_only_the_bundle(
@@ -281,7 +244,7 @@ def test_model_loads_once_per_container(running: tuple[Emulator, float]) -> None
     """Init runs once: warm invocations reuse the model (the cold start time is only printed)."""
     emu, cold = running
     for _ in range(3):
-        assert emu.invoke(http_api_event("GET", "/health"))["statusCode"] == 200
+        assert emu.invoke(route_event("GET", "/health"))["statusCode"] == 200
     output = emu.output()
     assert output.count("loaded from") == 1, output[-3000:]
     assert output.count("START RequestId") >= 4

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_events import FakeLambdaContext, http_api_event
 from service_model import PREAUTH_INPUTS, build_model, example_rows
 from starlette.testclient import TestClient
-from test_service_lambda import FakeLambdaContext, http_api_event
 
 from service import schema
 from service.app import create_app
