@@ -180,3 +180,15 @@ def test_small_data_gets_a_smaller_smote_k_or_a_clear_error() -> None:
 def test_twenty_thousand_rows_train_with_smote(tmp_path: Path) -> None:
     args = ["--data", "synthetic:20000", "--n-iter", "1", "--cv", "3", "--out", str(tmp_path)]
     assert train_main(args) == 0
+
+
+def test_recall_at_precision_and_precision_at_recall_read_the_curve() -> None:
+    from train.evaluate import precision_at_recall, recall_at_precision
+
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.6, 0.8, 0.9])
+    assert recall_at_precision(y, p, 0.9) == 0.75  # cut at 0.6: 3 of 4 frauds, no false alarm
+    assert precision_at_recall(y, p, 1.0) == 0.8  # cut at 0.35: all frauds, one false alarm
+    # Weighting legitimate rows x2 makes that false alarm count twice.
+    weights = np.where(y == 1, 1.0, 2.0)
+    assert precision_at_recall(y, p, 1.0, weights) == pytest.approx(4 / 6)
