@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import json
 import os
 import platform
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+
+from train.versions import package_versions
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS: Final = PROJECT_ROOT / "benchmarks" / "results"
@@ -64,13 +65,7 @@ def progress(stage: str, message: str) -> None:
 
 def versions() -> dict[str, str]:
     """Python and the installed versions of the packages that shape the figures."""
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return found
+    return package_versions(VERSIONED)
 
 
 def machine_info() -> dict[str, Any]:

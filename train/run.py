@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata as md
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +26,7 @@ from train.pipeline import (
 from train.report import plot_pr_curve, render_report, write_metrics
 from train.search import run_search
 from train.split import Split, SplitKind, split_rows
+from train.versions import package_versions
 
 VERSIONED = ("numpy", "pandas", "scikit-learn", "imbalanced-learn", "xgboost", "xgboost-cpu")
 
@@ -85,13 +84,7 @@ class Fitted:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries that shape the model."""
-    versions = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return versions
+    return package_versions(VERSIONED)
 
 
 def _features_and_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
