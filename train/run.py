@@ -96,10 +96,14 @@ def _weights(labels: np.ndarray, legit_weight: float) -> np.ndarray | None:
 
 
 def fit_feature_set(
-    frame: pd.DataFrame, split: Split, config: TrainConfig, feature_set: str, stream: TextIO
+    X: pd.DataFrame,
+    y: pd.Series,
+    split: Split,
+    config: TrainConfig,
+    feature_set: str,
+    stream: TextIO,
 ) -> Fitted:
     """Search on the train part, choose the threshold on the validation part, score the test."""
-    X, y = _features_and_labels(frame)
     X_train, y_train = X.iloc[split.train], y.iloc[split.train]
     imbalance = float((y_train == 0).sum() / max(int(y_train.sum()), 1))
     print(f"[train] feature set {feature_set}", file=stream, flush=True)
@@ -169,14 +173,15 @@ def train_model(
     stream = stream or sys.stderr  # looked up per call, so redirected stderr is honoured
     config.out.mkdir(parents=True, exist_ok=True)
     split = split_rows(frame, config.split, config.test_size, config.validation_size, config.seed)
-    y = frame["isFraud"]
+    # One copy without the labels, shared by every feature set and the report.
+    X, y = _features_and_labels(frame)
     print(
         f"[train] {len(frame):,} rows; train {split.train.size:,} / validation "
         f"{split.validation.size:,} / test {split.test.size:,} ({config.split} split)",
         file=stream,
         flush=True,
     )
-    fitted = fit_feature_set(frame, split, config, config.feature_set, stream)
+    fitted = fit_feature_set(X, y, split, config, config.feature_set, stream)
     model, threshold = fitted.model, fitted.threshold
     test_y = y.iloc[split.test].to_numpy()
     val_y = y.iloc[split.validation].to_numpy()
@@ -184,9 +189,8 @@ def train_model(
     joblib.dump(model, config.out / "pipeline.joblib")
     model.named_steps["model"].get_booster().save_model(str(config.out / "xgb_model.json"))
     plot_pr_curve(config.out / "pr_curve.png", test_y, fitted.test_proba, threshold)
-    X_test = frame.drop(columns=["isFraud", "isFlaggedFraud"]).iloc[split.test]
     explanations = global_contributions(
-        model, X_test, config.out / PLOT_FILE, seed=config.seed, stream=stream
+        model, X.iloc[split.test], config.out / PLOT_FILE, seed=config.seed, stream=stream
     )
 
     search = fitted.search
@@ -218,7 +222,7 @@ def train_model(
     if config.compare_feature_sets:
         others = [name for name in FEATURE_SETS if name != config.feature_set]
         metrics["feature_sets"] = {config.feature_set: _summary(fitted, test_y, config)} | {
-            name: _summary(fit_feature_set(frame, split, config, name, stream), test_y, config)
+            name: _summary(fit_feature_set(X, y, split, config, name, stream), test_y, config)
             for name in others
         }
     for extra in extra_eval:
