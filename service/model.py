@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ class LoadedModel:
     def version(self) -> str:
         return self.metadata.model_version
 
-    @property
+    @cached_property  # read on every scoring call; the metadata never changes
     def input_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.metadata.inputs)
 
