@@ -10,7 +10,7 @@ Methods, single row and 1000-row batch:
   probability out. A single row's arrays are built from the transaction dict in each call.
   For a model with explanations also ``single_explain``/``batch_1000_explain``: the same call with
   ``explain`` fed true, fetching contributions and features, plus the API's top-5 entries
-  (``service.explain.explanation_entries``), i.e. what ``"explain": true`` adds to a request.
+  (``service.api.explain.explanation_entries``), i.e. what ``"explain": true`` adds to a request.
 - ``xgboost_inplace``: ``Booster.inplace_predict`` on features prepared beforehand (the tree
   evaluation alone, no feature engineering).
 - ``joblib_pipeline``: the joblib'd pipeline's ``predict_proba``; a single row is a one-row
@@ -83,9 +83,9 @@ def onnx_explain_scorers(
     """Single-row and batch scorers with explanations; None for a model without them."""
     import onnxruntime as ort
 
-    from service.explain import explanation_entries
-    from service.explain_model import ExplanationSpec
+    from service.api.explain import explanation_entries
     from service.model import session_options
+    from service.model.explanation import ExplanationSpec
     from service.settings import Settings
 
     session = ort.InferenceSession(

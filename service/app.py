@@ -10,15 +10,17 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.errors import Detail, MethodNotAllowed, NotFound, ServiceError
-from service.http import json_response
-from service.logging import REQUEST_LOGGER, RequestLogMiddleware, request_log
+from service.api.explain import not_explainable
+from service.api.routes import api_routes
+from service.docs.openapi import docs_routes
+from service.errors import Detail, InternalError, MethodNotAllowed, NotFound, ServiceError
+from service.httpio import json_response
 from service.model import LoadedModel, ModelLoadFailure
-from service.openapi import docs_routes
-from service.routes import api_routes
+from service.model.errors import NotExplainable, ScoringError
 from service.settings import Settings
 from service.state import ServiceState
-from service.v2 import v2_routes
+from service.telemetry.request_log import REQUEST_LOGGER, RequestLogMiddleware, request_log
+from service.v2.routes import v2_routes
 
 
 def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Starlette:
@@ -31,7 +33,12 @@ def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Sta
     app = Starlette(
         routes=[*api_routes(state), *docs_routes(state), *v2_routes(state)],
         middleware=[Middleware(RequestLogMiddleware, model_version=state.model_version)],
-        exception_handlers={ServiceError: _service_error, HTTPException: _http_error},
+        exception_handlers={
+            ServiceError: _service_error,
+            NotExplainable: _model_error,
+            ScoringError: _model_error,
+            HTTPException: _http_error,
+        },
     )
     # "/predict/" is a 404, not a redirect whose Location would miss an API Gateway stage prefix.
     app.router.redirect_slashes = False
@@ -46,6 +53,13 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         # A typed internal error is still a bug in the service or the model: keep its reason.
         logging.getLogger(REQUEST_LOGGER).error("internal error: %s", exc.message)
     return json_response(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _model_error(request: Request, exc: Exception) -> Response:
+    """The model layer's own errors, as the HTTP errors they amount to."""
+    if isinstance(exc, NotExplainable):
+        return await _service_error(request, not_explainable())
+    return await _service_error(request, InternalError(f"internal error: {exc}"))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

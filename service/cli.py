@@ -8,9 +8,9 @@ import os
 import sys
 
 from service.app import create_app
-from service.logging import configure_logging
 from service.model import ModelLoadFailure, load_model
 from service.settings import Settings, SettingsError
+from service.telemetry.request_log import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:

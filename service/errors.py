@@ -84,11 +84,3 @@ class ModelUnavailable(ServiceError):
 class InternalError(ServiceError):
     status = 500
     default_message = "internal error"
-
-
-class ModelLoadError(Exception):
-    """The model could not be fetched, verified or opened; ``reason`` is shown to clients."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from mangum import Mangum
 
 from service.app import create_app
-from service.logging import configure_logging
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings, SettingsError
+from service.telemetry.request_log import configure_logging
 
 
 def build_handler(environ: Mapping[str, str], *, setup_logging: bool = True) -> Mangum:

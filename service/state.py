@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from service.api.requests import RequestValidator
 from service.errors import Detail, ModelUnavailable
 from service.model import LoadedModel, ModelLoadFailure
 from service.settings import Settings
-from service.validation import RequestValidator
 
 
 @dataclass

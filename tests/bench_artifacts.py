@@ -1,6 +1,6 @@
 """A small fitted and converted model shared by the benchmark tests (built once per session).
 
-Built with convert.testing (30 trees on generated data, no search): a full fraud-train run takes
+Built with fitted_artifacts (30 trees on generated data, no search): a full fraud-train run takes
 minutes on a busy machine, and the benchmarks only need artifacts of the same kinds and layout.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fitted_artifacts import make_artifacts
 
 from convert.export import export_model
-from convert.testing import make_artifacts
 
 ROWS = 20_000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from research.ablation import ADDITIONS, CANDIDATES, prior_count, run
 from train import synthetic
-from train.ablation import ADDITIONS, CANDIDATES, prior_count, run
 
 
 def test_prior_count_only_counts_strictly_earlier_steps() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from fitted_artifacts import make_artifacts
 
 from convert.cli import main
-from convert.testing import make_artifacts
 from service.schema import MODEL_INPUTS
 
 ROOT = Path(__file__).resolve().parents[1]

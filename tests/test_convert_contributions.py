@@ -7,6 +7,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+from fitted_artifacts import fit_pipeline, paysim_like_frame, write_artifacts
 from onnx import helper
 
 from convert.contributions import (
@@ -19,7 +20,6 @@ from convert.edge_rows import edge_frame
 from convert.export import export_model
 from convert.parity import check_parity, make_session, onnx_feed
 from convert.parity_explain import xgboost_contributions
-from convert.testing import fit_pipeline, paysim_like_frame, write_artifacts
 from train.features import FEATURE_SETS
 
 F32 = np.float32

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import onnx
 import pytest
+from fitted_artifacts import fit_pipeline, make_artifacts, paysim_like_frame, write_artifacts
 from onnx import TensorProto, helper
 
 from convert import ML_OPSET, ONNX_OPSET
@@ -18,7 +19,6 @@ from convert.errors import ArtifactsError, UnsupportedModelError
 from convert.export import add_head, build_graph, build_model, export_model
 from convert.graph import GraphBuilder
 from convert.parity import check_parity, make_session, onnx_feed
-from convert.testing import fit_pipeline, make_artifacts, paysim_like_frame, write_artifacts
 from service.schema import MODEL_FORMAT, MODEL_INPUTS, TRANSACTION_TYPES, input_schema_json
 from train.features import FEATURE_SET_INPUTS, FEATURE_SETS
 

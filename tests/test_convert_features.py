@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fitted_artifacts import paysim_like_frame
 
 from convert.edge_rows import edge_frame
 from convert.features_graph import FEATURE_DEFS, build_feature_model
 from convert.parity import make_session, onnx_feed
-from convert.testing import paysim_like_frame
 from service.schema import NUMERIC_FIELDS, TRANSACTION_TYPES
 from train.features import FEATURE_SET_INPUTS, FEATURE_SETS, PaySimFeatures
 

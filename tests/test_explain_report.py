@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
+from fitted_artifacts import fit_pipeline, paysim_like_frame
 from xgboost import DMatrix
 
-from convert.testing import fit_pipeline, paysim_like_frame
 from service.schema import LABEL_FIELDS
 from train.explain_report import (
     global_contributions,

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from fitted_artifacts import make_artifacts, paysim_like_frame, write_paysim_csv
 from onnx import numpy_helper
 
 from convert.export import export_model
 from convert.parity_cli import main
-from convert.testing import make_artifacts, paysim_like_frame, write_paysim_csv
 
 KEYS = {"rows", "max_abs_diff", "mean_abs_diff", "label_flips", "near_threshold", "passed"}
 

@@ -16,14 +16,14 @@ import httpx
 import numpy as np
 import onnx
 import pytest
+from fitted_artifacts import make_artifacts, paysim_like_frame
 from starlette.testclient import TestClient
 
 from client.api import FraudApiClient
 from convert.export import export_model
-from convert.testing import make_artifacts, paysim_like_frame
 from service import schema
+from service.api.explain import DEFAULT_TOP_K, VECTOR_ROWS, rank_batch, rank_rows
 from service.app import create_app
-from service.explain import DEFAULT_TOP_K, VECTOR_ROWS, rank_batch, rank_rows
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings
 

@@ -13,9 +13,9 @@ from service_model import build_model
 from starlette.testclient import TestClient
 
 from service.app import create_app
-from service.errors import ModelLoadError
 from service.model import LoadedModel, ModelLoadFailure, load_model
-from service.model_store import cache_path, fetch_model, parse_s3_uri
+from service.model.errors import ModelLoadError
+from service.model.store import cache_path, fetch_model, parse_s3_uri
 from service.settings import Settings
 
 BUCKET = "fraudlite-models"

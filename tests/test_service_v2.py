@@ -26,7 +26,7 @@ from service.app import create_app
 from service.lambda_app import build_handler
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings
-from service.v2 import SERVER_VERSION
+from service.v2.routes import SERVER_VERSION
 
 INFER = "/v2/models/fraudlite/infer"
 Mutation = Callable[[dict[str, Any]], None]

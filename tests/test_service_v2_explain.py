@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
+from fitted_artifacts import make_artifacts
 from service_model import columns_of, example_rows
 from starlette.testclient import TestClient
 
 from convert.export import export_model
-from convert.testing import make_artifacts
 from service import schema
 from service.app import create_app
 from service.model import LoadedModel, load_model

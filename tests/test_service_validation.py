@@ -10,9 +10,9 @@ import pytest
 from service_model import EXAMPLE_TRANSACTION, PREAUTH_INPUTS
 
 from service import schema
+from service.api.requests import MAX_DETAILS, RequestValidator
 from service.errors import MalformedJSON, ValidationFailed
-from service.metadata import InputSpec
-from service.validation import MAX_DETAILS, RequestValidator
+from service.model.metadata import InputSpec
 
 TX = dict(EXAMPLE_TRANSACTION)
 LEGACY = {

@@ -203,7 +203,7 @@ def test_fraud_data_output_passes_load_validation(tmp_path: Path, suffix: str) -
 def test_compare_real_prints_a_side_by_side_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from train.compare_real import main as compare_main
+    from research.compare_real import main as compare_main
 
     reference = tmp_path / "reference.parquet"
     generate(20_000, seed=8).to_parquet(reference)

@@ -34,7 +34,7 @@ ROUTES = {
     ("GET", "/model"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
-    # KServe V2 (service/v2.py)
+    # KServe V2 (service/v2/routes.py)
     ("GET", "/v2"),
     ("GET", "/v2/health/live"),
     ("GET", "/v2/health/ready"),

@@ -2,7 +2,7 @@
 
 Counts come from the full Kaggle PaySim file (6,362,620 rows, 8,213 frauds). Distribution shapes
 (quantile knots of log10 amounts and balances, bookkeeping-pattern shares) were measured once on
-real PaySim rows (``python -m train.compare_real`` re-checks them; see docs/generator.md). Only
+real PaySim rows (``python -m research.compare_real`` re-checks them; see docs/generator.md). Only
 aggregate shapes are kept here, no rows.
 """
 

@@ -22,12 +22,12 @@ from starlette.routing import Route
 
 from service import schema
 from service.errors import BadRequest, Detail, NotFound, ServiceError, UnsupportedMediaType
-from service.explain_model import OUTPUT_CONTRIBUTIONS
-from service.http import check_json_content_type, json_response, read_body
-from service.logging import request_log
+from service.httpio import check_json_content_type, json_response, read_body
 from service.model import LoadedModel, ModelLoadFailure
+from service.model.explanation import OUTPUT_CONTRIBUTIONS
 from service.state import ServiceState
-from service.v2_validation import InferRequest, InferValidator
+from service.telemetry.request_log import request_log
+from service.v2.requests import InferRequest, InferValidator
 
 #: The name the model is served under.
 MODEL_NAME: Final = "fraudlite"

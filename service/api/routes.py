@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.explain import explanation_entries
-from service.http import json_response, read_json_body
-from service.logging import request_log
+from service.api.explain import explanation_entries
+from service.api.requests import ParsedRequest
+from service.httpio import json_response, read_json_body
 from service.model import LoadedModel
 from service.state import ServiceState
-from service.validation import ParsedRequest
+from service.telemetry.request_log import request_log
 
 
 def score_parsed(

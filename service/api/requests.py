@@ -22,10 +22,8 @@ import msgspec
 import numpy as np
 
 from service import schema
-from service.errors import Detail, MalformedJSON, ValidationFailed
-from service.explain import NO_EXPLAIN, ExplainOptions, pop_options
-from service.metadata import InputSpec
-from service.problems import (
+from service.api.explain import NO_EXPLAIN, ExplainOptions, pop_options
+from service.api.problems import (
     F32_MAX,
     STEP_MAX,
     describe_problem,
@@ -33,6 +31,8 @@ from service.problems import (
     semantic_problems,
     unknown_field_problem,
 )
+from service.errors import Detail, MalformedJSON, ValidationFailed
+from service.model.metadata import InputSpec
 
 #: Details listed in one 422 answer; more would only bloat the response.
 MAX_DETAILS: Final = 50
@@ -63,7 +63,7 @@ class ParsedRequest:
     batch: bool
     columns: dict[str, np.ndarray]
     transaction_ids: list[str | int | None]
-    options: ExplainOptions = NO_EXPLAIN  # top-level "explain"/"top_k" (service/explain.py)
+    options: ExplainOptions = NO_EXPLAIN  # top-level "explain"/"top_k" (service/api/explain.py)
 
     @property
     def size(self) -> int:

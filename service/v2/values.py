@@ -2,7 +2,7 @@
 
 A column whose values are all valid is checked with numpy in one pass; only a column with a
 problem goes element by element, so that each problem names its index and says what is wrong
-in service/problems.py's words.
+in service/api/problems.py's words.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from service.api.problems import F32_MAX, STEP_MAX, describe_problem, semantic_problems
 from service.errors import Detail
-from service.problems import F32_MAX, STEP_MAX, describe_problem, semantic_problems
 
 
 def column(

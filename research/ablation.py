@@ -1,4 +1,4 @@
-"""Measure what each pre-authorization feature adds: ``python -m train.ablation``.
+"""Measure what each pre-authorization feature adds: ``python -m research.ablation``.
 
 Features are added one at a time to the pre-transaction raw fields, and one XGBoost model with
 fixed parameters is trained per step on the same step split (train + validation parts) and
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ablation on each --data source and write the figures as JSON."""
     from train.data import load_transactions
 
-    parser = argparse.ArgumentParser(prog="python -m train.ablation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m research.ablation", description=__doc__)
     parser.add_argument("--data", action="append", required=True, metavar="SOURCE")
     parser.add_argument(
         "--legit-weight",

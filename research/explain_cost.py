@@ -1,4 +1,4 @@
-"""What the explanation outputs cost per request: ``python -m convert.explain_cost ARTIFACTS_DIR``.
+"""What the explanation outputs cost per request: ``python -m research.explain_cost ARTIFACTS_DIR``.
 
 Builds four variants of the graph from the same artifacts and times single-row (and batch)
 ``session.run`` calls, one intra-op thread as the service runs, rounds interleaved so that
@@ -31,9 +31,9 @@ from convert.export import add_head, build_graph
 from convert.features_graph import build_features
 from convert.graph import GraphBuilder
 from convert.parity import make_session, onnx_feed
-from convert.testing import paysim_like_frame
 from convert.trees import TREE_INPUT, TREE_PROBABILITIES, convert_trees
 from service.schema import OUTPUT_LABEL, OUTPUT_PROBABILITY
+from train.synthetic import generate
 
 SCORE = [OUTPUT_PROBABILITY, OUTPUT_LABEL]
 
@@ -68,7 +68,7 @@ def measure(artifacts_dir: str, rows: int = 2000, rounds: int = 5, batch: int = 
     }
     sessions["gated+explain"] = sessions["gated"]
     names = [i.name for i in sessions["plain"].get_inputs()]
-    frame = paysim_like_frame(rows, seed=5)
+    frame = generate(rows, seed=5)
     singles = [onnx_feed(frame.iloc[i : i + 1], names) for i in range(rows)]
     on = np.array(True)
     cases = {
@@ -82,7 +82,7 @@ def measure(artifacts_dir: str, rows: int = 2000, rounds: int = 5, batch: int = 
         for name, (fetch, feeds) in cases.items():
             samples[name] += _time(sessions[name], fetch, feeds)
         print(f"[explain_cost] round {r + 1}/{rounds}", file=sys.stderr, flush=True)
-    big = onnx_feed(paysim_like_frame(batch, seed=6), names)
+    big = onnx_feed(generate(batch, seed=6), names)
     batch_ms = {}
     for name, (fetch, _) in cases.items():
         feed = {**big, EXPLAIN_INPUT: on} if name == "gated+explain" else big
@@ -101,7 +101,7 @@ def measure(artifacts_dir: str, rows: int = 2000, rounds: int = 5, batch: int = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convert.explain_cost", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m research.explain_cost", description=__doc__)
     parser.add_argument("artifacts_dir")
     parser.add_argument("--rows", type=int, default=2000, help="single rows per round")
     parser.add_argument("--rounds", type=int, default=5)

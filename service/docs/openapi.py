@@ -14,14 +14,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from service import schema
-from service.docs_page import render_docs
-from service.explain_openapi import add_explain_schemas
-from service.http import json_response
+from service.api.problems import F32_MAX, STEP_MAX
+from service.api.routes import prediction_body, score_parsed
+from service.docs.explain import add_explain_schemas
+from service.docs.page import render_docs
+from service.httpio import json_response
 from service.model import LoadedModel
-from service.problems import F32_MAX, STEP_MAX
-from service.routes import prediction_body, score_parsed
 from service.state import ServiceState
-from service.v2_openapi import V2_SCHEMAS, v2_paths
+from service.v2.openapi import V2_SCHEMAS, v2_paths
 
 EXAMPLE = {"transaction_id": "tx-0001", **schema.EXAMPLE_TRANSACTION}
 LEGACY_EXAMPLE = {

@@ -16,7 +16,7 @@ from typing import Any, Final
 import numpy as np
 import onnxruntime as ort
 
-from service.errors import InternalError, ModelLoadError
+from service.model.errors import ModelLoadError, ScoringError
 from service.schema import OUTPUT_PROBABILITY
 
 #: The graph's switch (an overridable initializer) and its two explanation outputs.
@@ -105,7 +105,7 @@ class ExplanationSpec:
             (OUTPUT_FEATURES, features, (n, f)),
         ):
             if array.dtype != np.float32 or array.shape != shape:
-                raise InternalError(
+                raise ScoringError(
                     f"model returned {name} {array.dtype}{array.shape}, expected float32{shape}"
                 )
         return probabilities, contributions, features

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service import schema
-from service.errors import ModelLoadError
+from service.model.errors import ModelLoadError
 
 #: Keys every fraudlite/1 model carries (docs/model-contract.md).
 REQUIRED_KEYS = (

@@ -2,7 +2,7 @@
 
 :func:`pop_options` takes ``"explain"``/``"top_k"`` off a request body (a transaction or a batch);
 :func:`explanation_entries` turns a model's ``contributions``/``features`` outputs (checked by
-:mod:`service.explain_model`) into the ``"contributions"`` object of each prediction: the top
+:mod:`service.model.explanation`) into the ``"contributions"`` object of each prediction: the top
 features by |contribution|, the one-hot ``type_*`` columns merged into one ``type`` entry, the sum
 of the features not listed, and the bias.
 """
@@ -16,7 +16,7 @@ from typing import Any, Final
 import numpy as np
 
 from service.errors import Detail, ValidationFailed
-from service.explain_model import TYPE_ENTRY, ExplanationSpec
+from service.model.explanation import TYPE_ENTRY, ExplanationSpec
 
 EXPLAIN_FIELD: Final = "explain"
 TOP_K_FIELD: Final = "top_k"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.errors import ModelLoadError
+from service.model.errors import ModelLoadError
 from service.settings import Settings
 
 log = logging.getLogger("fraudlite.model")

@@ -2,7 +2,7 @@
 
 The tensors are the model's raw fields: ``type`` as BYTES, the numeric fields as FP32, each of
 shape ``[N]`` (what the model declares) or ``[N, 1]`` (a column; flattened), data flat or nested.
-Values follow the same rules as POST /predict (service/problems.py wording): finite, non-negative,
+Values follow the same rules as POST /predict (service/api/problems.py wording): finite, non-negative,
 at most the largest float32, whole-number steps up to 2**24, ``type`` one of the model's values,
 1 to ``max_batch`` rows. Every mistake is a :class:`BadRequest` (400, the protocol's status)
 whose message names the input and the problem; its details name the fields for the request log.
@@ -15,10 +15,10 @@ from typing import Any, Final, NoReturn
 
 import numpy as np
 
+from service.api.requests import decode_json
 from service.errors import BadRequest, Detail
-from service.metadata import InputSpec
-from service.v2_values import column, kind
-from service.validation import decode_json
+from service.model.metadata import InputSpec
+from service.v2.values import column, kind
 
 #: V2 datatype of each model input element type (service/schema.py INPUT_TYPES).
 DATATYPES: Final = {"string": "BYTES", "float32": "FP32"}

@@ -1,4 +1,4 @@
-"""The Open Inference Protocol (KServe V2) routes in the OpenAPI document (service/openapi.py).
+"""The Open Inference Protocol (KServe V2) routes in the OpenAPI document (service/docs/openapi.py).
 
 Schemas follow the protocol's own OpenAPI description (open_inference_rest.yaml), specialised to
 fraudlite: the model name is fixed, the inputs are the model's raw fields, and the infer example's
@@ -11,7 +11,8 @@ import json
 from typing import Any, Final
 
 from service.state import ServiceState
-from service.v2 import (
+from service.v2.requests import InferValidator
+from service.v2.routes import (
     CONTRIBUTIONS,
     MODEL_NAME,
     NOT_READY,
@@ -19,7 +20,6 @@ from service.v2 import (
     SERVER_VERSION,
     infer_response,
 )
-from service.v2_validation import InferValidator
 
 #: An inference request in the protocol's example form ({"id": "42", ...}), two transactions.
 INFER_EXAMPLE: Final[dict[str, Any]] = {

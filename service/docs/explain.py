@@ -1,12 +1,12 @@
 """The ``explain``/``top_k`` request options and the ``contributions`` answer in the OpenAPI
-document (service/openapi.py): schemas only; the examples are the loaded model's real answers."""
+document (service/docs/openapi.py): schemas only; the examples are the loaded model's real answers."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any, Final
 
-from service.explain import DEFAULT_TOP_K
+from service.api.explain import DEFAULT_TOP_K
 
 OPTION_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "explain": {

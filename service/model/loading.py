@@ -1,29 +1,22 @@
-"""The loaded model: an onnxruntime session whose metadata was checked against service/schema.py.
+"""Open a model: fetch its bytes, start a session, check it against its metadata, warm it up.
 
 :func:`load_model` never raises: it returns a :class:`LoadedModel` or a :class:`ModelLoadFailure`
 carrying the reason, so the app can answer 503 with that reason instead of crash-looping.
-:meth:`LoadedModel.score` is the scoring core shared by every route: float32/str numpy columns in,
-probabilities and labels out, one ``session.run`` per call. :meth:`LoadedModel.score_explained`
-also returns the per-feature contributions of models exported with explanations.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
 from service import schema
-from service.errors import InternalError, ModelLoadError
-from service.explain import not_explainable
-from service.explain_model import ExplanationSpec, check_explained_warm_up
-from service.metadata import ModelMetadata, parse_metadata
-from service.model_store import FetchedModel, fetch_model
+from service.model.core import LoadedModel, ModelLoadFailure
+from service.model.errors import ModelLoadError
+from service.model.explanation import ExplanationSpec, check_explained_warm_up
+from service.model.metadata import ModelMetadata, parse_metadata
+from service.model.store import FetchedModel, fetch_model
 from service.settings import Settings
 
 log = logging.getLogger("fraudlite.model")
@@ -40,95 +33,6 @@ _OPTIMIZATION = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-
-
-@dataclass(frozen=True)
-class ModelLoadFailure:
-    """Why no model is being served; ``reason`` goes into 503 answers and one log line."""
-
-    reason: str
-    source: str | None = None
-
-
-@dataclass
-class LoadedModel:
-    """A verified, warmed-up model ready to score. Build it with :func:`open_model`."""
-
-    session: ort.InferenceSession
-    metadata: ModelMetadata
-    threshold: float
-    sha256: str
-    source: str
-    threshold_overridden: bool = False
-    extra_outputs: tuple[str, ...] = field(default=())
-    explanation: ExplanationSpec | None = None  # None: exported without explanations
-
-    @property
-    def version(self) -> str:
-        return self.metadata.model_version
-
-    @cached_property  # read on every scoring call; the metadata never changes
-    def input_names(self) -> tuple[str, ...]:
-        return tuple(i.name for i in self.metadata.inputs)
-
-    @property
-    def threshold_source(self) -> str:
-        return "FRAUD_THRESHOLD" if self.threshold_overridden else "model"
-
-    def score(self, columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Score N rows in one ``session.run``.
-
-        ``columns`` maps every model input to a 1-D array of length N (float32, or object/str for
-        string inputs). Returns ``(probabilities float32[N], labels bool[N])`` where a label is
-        ``probability >= threshold`` compared in float32, the precision the model works in.
-        """
-        # ``explain`` is not fed: it defaults to false, so the graph skips the contributions.
-        feeds = {name: columns[name] for name in self.input_names}
-        (probabilities,) = self.session.run([schema.OUTPUT_PROBABILITY], feeds)
-        return self._decide(probabilities, len(next(iter(feeds.values()))))
-
-    def score_explained(
-        self, columns: Mapping[str, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`score` plus ``contributions`` float32[N, F+1] and ``features`` float32[N, F].
-
-        Raises ValidationFailed (422 naming ``explain``) for a model without explanations.
-        """
-        if self.explanation is None:
-            raise not_explainable()
-        feeds = {name: columns[name] for name in self.input_names}
-        probabilities, contributions, features = self.explanation.run(self.session, feeds)
-        return (*self._decide(probabilities, len(features)), contributions, features)
-
-    def _decide(self, probabilities: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if probabilities.dtype != np.float32 or probabilities.shape != (n,):
-            raise InternalError(
-                f"model returned probabilities {probabilities.dtype}{probabilities.shape}, "
-                f"expected float32[{n}]"
-            )
-        return probabilities, probabilities >= np.float32(self.threshold)
-
-    def describe(self) -> dict[str, Any]:
-        """The model's metadata as served by GET /model."""
-        m = self.metadata
-        return {
-            "model_version": m.model_version,
-            "format": m.format,
-            "sha256": self.sha256,
-            "feature_set": m.feature_set,
-            "feature_names": list(m.feature_names),
-            "inputs": [{"name": i.name, "type": i.type} for i in m.inputs],
-            "type_values": list(m.type_values),
-            "input_schema": m.input_schema,
-            "threshold": self.threshold,
-            "threshold_source": self.threshold_source,
-            "model_threshold": m.threshold,
-            "metrics": m.metrics,
-            "versions": m.versions,
-            "created_at": m.created_at,
-            "extra_outputs": list(self.extra_outputs),
-            "explanations": self.explanation.describe() if self.explanation else None,
-        }
 
 
 def session_options(settings: Settings) -> ort.SessionOptions:

@@ -1,6 +1,6 @@
 """Compare the built-in generator with real PaySim rows, side by side, as a Markdown table.
 
-    python -m train.compare_real [--rows 1000000] [--seed 0] [--real PATH]
+    python -m research.compare_real [--rows 1000000] [--seed 0] [--real PATH]
 
 The real sample over-represents frauds and early steps (see ../shared/data/README.md), so the
 table compares shapes within groups (per-type quantiles, balance patterns, how frauds look), not
@@ -163,7 +163,7 @@ def table(generated: pd.DataFrame, real: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the comparison table; exit 2 if the real sample cannot be read."""
-    parser = argparse.ArgumentParser(prog="python -m train.compare_real", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m research.compare_real", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="generated rows (1,000,000)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (0)")
     parser.add_argument("--real", default=str(DEFAULT_REAL), help="real PaySim file")
