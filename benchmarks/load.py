@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from benchmarks.common import (
 from benchmarks.load_locust import (
     LOCUSTFILE,
     ROWS_PER_ENTRY,
+    LoadConfig,
     read_stats,
     run_locust,
     summarize_run,
@@ -52,20 +52,6 @@ __all__ = [
     "run_target",
     "summarize_run",
 ]
-
-
-@dataclass(frozen=True)
-class LoadConfig:
-    """One load run's settings (the command line)."""
-
-    artifacts: Path = DEFAULT_ARTIFACTS
-    out: Path = DEFAULT_RESULTS
-    users: int = 10
-    spawn_rate: float = 10.0
-    duration: int = 60
-    transactions: int = 2000
-    data: Path | None = None
-    seed: int = 0
 
 
 def run_target(target: Target, config: LoadConfig, data: Path, raws: list[dict[str, Any]]) -> dict:

@@ -10,14 +10,33 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from benchmarks.common import BenchmarkError, progress, summarize
+from benchmarks.common import (
+    DEFAULT_ARTIFACTS,
+    DEFAULT_RESULTS,
+    BenchmarkError,
+    progress,
+    summarize,
+)
 from benchmarks.servers import RunningServer, Target
 
-if TYPE_CHECKING:  # only for annotations: benchmarks.load imports this module
-    from benchmarks.load import LoadConfig
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """One load run's settings (the command line)."""
+
+    artifacts: Path = DEFAULT_ARTIFACTS
+    out: Path = DEFAULT_RESULTS
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration: int = 60
+    transactions: int = 2000
+    data: Path | None = None
+    seed: int = 0
+
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: Transactions scored by one successful Locust entry of each kind.

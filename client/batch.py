@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from client.api import ApiError, ApiRejected, FraudApiClient, Prediction, ProblemDetail
+from client.api import ApiError, ApiRejected, FraudApiClient, ProblemDetail
 from client.batch_csv import CsvError, read_csv, transactions_from
+from client.batch_outcome import BatchOutcome, Rejection
 from client.batch_tables import (
     DECISION_COLUMN,
     PROBABILITY_COLUMN,
@@ -46,40 +46,6 @@ DEFAULT_MAX_BATCH: Final = 1000
 # The API names a batch item's field as ``transactions[i].field`` (the index is in the request).
 _ITEM_FIELD = re.compile(r"transactions\[(\d+)\]\.?(.*)$")
 _AT_MOST = re.compile(r"at most (\d+)")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why one row was not scored. ``row`` is 1-based, counting data rows (header excluded)."""
-
-    row: int
-    field: str
-    problem: str
-
-
-@dataclass
-class BatchOutcome:
-    """Result of scoring a file: one prediction or at least one rejection per row."""
-
-    rows: int
-    predictions: dict[int, Prediction] = field(default_factory=dict)
-    rejections: list[Rejection] = field(default_factory=list)
-    model_version: str = ""
-    threshold: float | None = None
-    requests: int = 0
-    error: ApiError | None = None
-
-    @property
-    def scored(self) -> int:
-        return len(self.predictions)
-
-    @property
-    def flagged(self) -> int:
-        return sum(p.is_fraud for p in self.predictions.values())
-
-    @property
-    def rejected_rows(self) -> list[int]:
-        return sorted({r.row for r in self.rejections})
 
 
 def score_transactions(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import pandas as pd
 
+from client.batch_outcome import BatchOutcome
 from client.presets import NUMERIC_FIELDS
-
-if TYPE_CHECKING:  # only for annotations: client.batch imports this module
-    from client.batch import BatchOutcome
 
 #: Columns appended to the input table.
 PROBABILITY_COLUMN: Final = "probability_fraud"
