@@ -22,7 +22,9 @@ from convert.metadata import (
     model_version,
     threshold_float32,
 )
+from convert.profile import ReferenceRows, build_profile
 from convert.trees import TREE_INPUT, TREE_PROBABILITIES, convert_trees
+from service.monitoring.profile import PROFILE_KEY
 from service.schema import OUTPUT_LABEL, OUTPUT_PROBABILITY
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def export_model(
     *,
     verify: bool = True,
     explain: bool = DEFAULT_EXPLAIN,
+    reference: ReferenceRows | None = None,
 ) -> Path:
     """Export ``ARTIFACTS_DIR/pipeline.joblib`` to ONNX; return the written path.
 
@@ -95,12 +98,17 @@ def export_model(
     zero/huge balances, float32 rounding edges, every split threshold of the trees) and
     compared with the pipeline; :class:`ParityFailure` is raised instead of writing a model
     that disagrees; with ``explain`` the contributions are checked against XGBoost's
-    approximate contributions on the same rows.
+    approximate contributions on the same rows. ``reference``: rows whose drift profile
+    (convert/profile.py) goes into the metadata as ``drift_profile``.
     """
     artifacts_dir = Path(artifacts_dir)
     artifacts = load_artifacts(artifacts_dir)
     out = Path(out_path) if out_path is not None else artifacts_dir / MODEL_FILE
     model = build_model(artifacts, explain=explain)
+    # --- drift reference profile (issue 17) ---
+    if reference is not None:
+        profile = build_profile(artifacts, reference)
+        attach_metadata(model, {PROFILE_KEY: profile.to_json()})
     if verify:
         # Imported here: onnxruntime is only needed for the check, not to build the graph.
         from convert.edge_rows import edge_frame
