@@ -1,0 +1,8 @@
+"""fraudlite operations: the commands the CI/CD workflows run, each of which also runs locally.
+
+``fraud-smoke URL`` checks a deployed API, ``fraud-load-check URL`` runs a short Locust run with
+limits, ``fraud-retrain-gate`` compares a candidate model with the production one on the same
+held-out rows, ``fraud-model-pin`` reads and updates the deployed model version
+(deploy/model.json), ``fraud-invoke-check`` sends a KServe V2 event to a Lambda invoke endpoint.
+See docs/cicd.md. Nothing here is imported by service/.
+"""
