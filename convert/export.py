@@ -14,6 +14,7 @@ from convert.artifacts import Artifacts, load_artifacts
 from convert.contributions import CONTRIBUTIONS, add_gated_contributions
 from convert.errors import ParityFailure
 from convert.features_graph import FEATURES_TENSOR, build_features
+from convert.golden import golden_metadata
 from convert.graph import GraphBuilder
 from convert.metadata import (
     attach_metadata,
@@ -81,6 +82,8 @@ def build_model(
     """The graph with its contract metadata attached."""
     model = build_graph(artifacts, explain)
     attach_metadata(model, build_metadata(artifacts, model_version(model), created_at, explain))
+    # --- golden transactions (issue 16): rows and outputs a deployment re-checks ---
+    attach_metadata(model, golden_metadata(model, artifacts.inputs, artifacts.threshold))
     return model
 
 
