@@ -1,0 +1,7 @@
+"""``python -m drift``: the same as ``fraud-drift``."""
+
+import sys
+
+from drift.cli import main
+
+sys.exit(main())
