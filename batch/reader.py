@@ -1,0 +1,177 @@
+"""Read one input file as a stream of chunks: bounded memory whatever the file's size.
+
+CSV (plain or gzip) goes through pyarrow's streaming CSV reader, Parquet through its row-group
+reader; only the columns the job needs are read. Numeric columns are parsed as float64 directly
+(the fast path). A CSV whose numeric column holds text that is not a number ("n/a", "12,50") makes
+that parse fail; the file is then read again from the first row not yet delivered with those columns
+as text, so the validator can reject exactly the offending rows and name the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from batch.errors import BatchError, MissingColumns
+from batch.sources import Location
+
+#: Bytes of CSV text per chunk; PaySim rows are about 100 bytes, so about 80,000 rows.
+CSV_BLOCK_BYTES = 8 * 1024 * 1024
+#: Rows per chunk from Parquet.
+PARQUET_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive data rows of one file: ``first_row`` is the 0-based index of the first one."""
+
+    table: pa.Table
+    first_row: int
+    file_index: int = 0
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns a job reads: model inputs (numeric or text), pass-through ones as text."""
+
+    numeric: tuple[str, ...]
+    text: tuple[str, ...]
+    keep: tuple[str, ...] = ()  # --keep: copied through (as text from CSV, as stored in Parquet)
+    optional: tuple[str, ...] = ()  # read when present: transaction_id
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.numeric, *self.text, *self.keep)))
+
+
+def file_schema(location: Location) -> pa.Schema:
+    """The columns of a file: its Parquet schema, or its CSV header (every column as text)."""
+    try:
+        if location.format == "parquet":
+            with location.filesystem.open_input_file(location.path) as handle:
+                return pq.read_schema(handle)
+        with location.filesystem.open_input_stream(
+            location.path, compression=location.compression
+        ) as stream:
+            options = pacsv.ReadOptions(block_size=1 << 16)
+            names = pacsv.open_csv(stream, read_options=options).schema.names
+            return pa.schema([pa.field(name, pa.string()) for name in names])
+    except pa.ArrowInvalid as exc:
+        if "empty" in str(exc).lower():
+            raise BatchError(f"{location.uri}: empty file (not even a header line)") from None
+        raise BatchError(f"{location.uri}: not a readable {location.format} file: {exc}") from None
+    except OSError as exc:
+        raise BatchError(f"{location.uri}: cannot read: {_first_line(exc)}") from None
+
+
+def csv_column_type(name: str, wanted: Columns) -> pa.DataType:
+    """The type a CSV column is delivered with (numeric inputs as float64, the rest as text)."""
+    return pa.float64() if name in wanted.numeric else pa.string()
+
+
+def check_columns(location: Location, present: Sequence[str], wanted: Columns) -> None:
+    """Fail at once, naming every missing column, before any row is scored."""
+    inputs = (*wanted.numeric, *wanted.text)
+    missing = [name for name in inputs if name not in present]
+    if missing:
+        raise MissingColumns(
+            f"{location.uri}: missing column(s) {', '.join(missing)} needed by the model "
+            f"(the file has {', '.join(present) or 'no columns'})"
+        )
+    missing = [name for name in wanted.keep if name not in present]
+    if missing:
+        raise MissingColumns(
+            f"{location.uri}: missing column(s) {', '.join(missing)} named by --keep "
+            f"(the file has {', '.join(present) or 'no columns'})"
+        )
+
+
+def read_chunks(
+    location: Location, wanted: Columns, file_index: int = 0, start_row: int = 0
+) -> Iterator[Chunk]:
+    """Chunks of ``location``'s rows from ``start_row`` on, with the wanted columns only."""
+    present = file_schema(location).names
+    check_columns(location, present, wanted)
+    optional = tuple(name for name in wanted.optional if name in present)
+    if location.format == "parquet":
+        yield from _parquet_chunks(location, wanted, optional, file_index)
+    else:
+        yield from _csv_chunks(location, wanted, optional, file_index, start_row)
+
+
+def _csv_chunks(
+    location: Location,
+    wanted: Columns,
+    optional: tuple[str, ...],
+    file_index: int,
+    start_row: int,
+) -> Iterator[Chunk]:
+    delivered = start_row
+    as_text = False
+    while True:
+        try:
+            for table in _csv_tables(location, wanted, optional, delivered, as_text):
+                yield Chunk(table, delivered, file_index)
+                delivered += table.num_rows
+            return
+        except pa.ArrowInvalid as exc:
+            if as_text or "conversion error" not in str(exc).lower():
+                raise BatchError(f"{location.uri}: not a readable CSV file: {exc}") from None
+            as_text = True  # some value is not a number: reread the rest with text columns
+
+
+def _csv_tables(
+    location: Location,
+    wanted: Columns,
+    optional: tuple[str, ...],
+    skip: int,
+    as_text: bool,
+) -> Iterator[pa.Table]:
+    numeric_type = pa.string() if as_text else pa.float64()
+    types = {name: numeric_type for name in wanted.numeric}
+    types.update({name: pa.string() for name in (*wanted.text, *optional)})
+    # A --keep column that is also a model input keeps the input's type.
+    types.update({name: pa.string() for name in wanted.keep if name not in types})
+    convert = pacsv.ConvertOptions(
+        column_types=types,
+        include_columns=list(dict.fromkeys((*wanted.required, *optional))),
+        # Only an empty field is a missing value (as an absent JSON key): pyarrow's default list
+        # also makes "NaN" and "NA" null, but NaN must be rejected as NaN, the way the API does.
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, skip_rows_after_names=skip)
+    with location.filesystem.open_input_stream(
+        location.path, compression=location.compression
+    ) as stream:
+        reader = pacsv.open_csv(stream, read_options=read, convert_options=convert)
+        for batch in reader:
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch])
+
+
+def _parquet_chunks(
+    location: Location, wanted: Columns, optional: tuple[str, ...], file_index: int
+) -> Iterator[Chunk]:
+    delivered = 0
+    with location.filesystem.open_input_file(location.path) as handle:
+        parquet = pq.ParquetFile(handle)
+        columns = list(dict.fromkeys((*wanted.required, *optional)))
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+            if batch.num_rows:
+                yield Chunk(pa.Table.from_batches([batch]), delivered, file_index)
+                delivered += batch.num_rows
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
