@@ -102,7 +102,11 @@ def error_of(response: Any, status: int) -> str:
 def test_server_metadata(client: TestClient) -> None:
     response = client.get("/v2")
     assert response.status_code == 200
-    assert response.json() == {"name": "fraudlite", "version": SERVER_VERSION, "extensions": []}
+    assert response.json() == {
+        "name": "fraudlite",
+        "version": SERVER_VERSION,
+        "extensions": ["binary_tensor_data"],
+    }
     assert importlib.metadata.version("fraudlite") == SERVER_VERSION
 
 
@@ -273,7 +277,7 @@ def test_versioned_infer_answers_for_the_loaded_version(
 
 
 def test_client_parameters_are_accepted_and_answered_in_json(client: TestClient) -> None:
-    # What tritonclient sends: binary_data flags (answered in JSON: no binary extension).
+    # binary_data_output asks for binary outputs, but an output's own binary_data: false wins.
     rows = example_rows(2, seed=10)
     body = request(
         rows,
@@ -365,9 +369,22 @@ ERRORS = {
     "id not a string": (_top("id", 42), "id must be a string"),
     "unknown field": (_top("input", []), "unknown field 'input'"),
     "no inputs": (_top("inputs", []), "non-empty list"),
-    "binary input": (
+    "binary size without a binary section": (
+        lambda b: (
+            b["inputs"][2].pop("data"),
+            b["inputs"][2].update(parameters={"binary_data_size": 12}),
+        ),
+        "binary_data_size is set but the request has no Inference-Header-Content-Length",
+    ),
+    "binary size and data": (
         _set("amount", "parameters", {"binary_data_size": 12}),
-        "binary tensor data is not supported",
+        "input 'amount' has both 'data' and binary_data_size",
+    ),
+    "empty input name": (lambda b: b["inputs"][0].update(name=""), "must not be empty"),
+    "null parameters": (_top("parameters", None), "parameters must be an object"),
+    "shared memory": (
+        _set("amount", "parameters", {"shared_memory_region": "r"}),
+        "shared memory is not supported",
     ),
     "classification": (
         _top("outputs", [{"name": "probability", "parameters": {"classification": 2}}]),
@@ -423,8 +440,9 @@ def test_body_transport_errors_keep_the_protocol_form(client: TestClient) -> Non
     assert "text/plain" in error_of(wrong_type, 415)
     gzip = client.post(INFER, content=body, headers={"content-encoding": "gzip"})
     assert "gzip" in error_of(gzip, 415)
+    # A header length that cuts the JSON header is a malformed request, not a server error.
     binary = client.post(INFER, content=body, headers={"inference-header-content-length": "9"})
-    assert "binary" in error_of(binary, 400)
+    assert "malformed JSON" in error_of(binary, 400)
     large = json.dumps({"inputs": [{"name": "type", "data": ["x" * 40_000]}]})
     assert "30000 bytes" in error_of(client.post(INFER, content=large), 413)
 

@@ -84,10 +84,10 @@ def describe_problem(
             shown = value if len(value) <= 40 else value[:40] + "..."
             return f"unknown transaction type {shown!r}; expected one of {allowed}"
         return f"expected a string, one of {allowed}"
-    return _plain(library_message)
+    return plain_message(library_message)
 
 
-def _plain(message: str) -> str:
+def plain_message(message: str) -> str:
     """msgspec's message without its JSON path and backticks."""
     text = _LIBRARY_NOISE.sub("", message)
     for token, words in _TYPE_WORDS.items():

@@ -111,7 +111,7 @@ def _infer_answer(state: ServiceState) -> Any:
             model.metadata.inputs, model.metadata.type_values, state.settings.max_batch, OUTPUTS
         )
         parsed = validator.parse(json.dumps(INFER_EXAMPLE).encode())
-        return infer_response(model, parsed, *model.score(parsed.columns))
+        return infer_response(model, parsed, *model.score(parsed.columns))[0]
     # No model, or one needing other inputs: the document must still build.
     except Exception:
         return {"model_name": MODEL_NAME, "id": "42", "outputs": []}

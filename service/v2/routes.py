@@ -15,18 +15,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from service import schema
-from service.errors import BadRequest, Detail, NotFound, ServiceError, UnsupportedMediaType
+from service.errors import Detail, NotFound, ServiceError, UnsupportedMediaType
 from service.httpio import check_json_content_type, json_response, read_body
 from service.model import LoadedModel, ModelLoadFailure
 from service.model.explanation import OUTPUT_CONTRIBUTIONS
 from service.state import ServiceState
-from service.telemetry.request_log import request_log
+from service.telemetry.request_log import record_decisions, request_log
+from service.v2 import binary
 from service.v2.requests import InferRequest, InferValidator
 
 #: The name the model is served under.
@@ -34,6 +36,8 @@ MODEL_NAME: Final = "fraudlite"
 #: The fraudlite distribution's version (pyproject.toml; a test keeps them equal). A constant
 #: because the Lambda image copies service/ without installing the distribution.
 SERVER_VERSION: Final = "0.1.0"
+#: Protocol extensions served, as Triton names them in server metadata.
+EXTENSIONS: Final = ("binary_tensor_data",)
 #: Triton's platform name for an ONNX model run by onnxruntime.
 PLATFORM: Final = "onnxruntime_onnx"
 #: Status of a health probe answering false: the protocol says 4xx (Triton answers 400).
@@ -88,8 +92,9 @@ def infer_response(
     probabilities: np.ndarray,
     labels: np.ndarray,
     contributions: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """``$inference_response`` with the requested outputs, in the order they were requested.
+) -> tuple[dict[str, Any], list[bytes]]:
+    """``$inference_response`` with the requested outputs, in the order they were requested,
+    and the raw bytes of those asked for in binary (their ``parameters.binary_data_size``).
 
     ``label`` is the service's decision (``probability >= threshold`` in float32, the threshold
     POST /predict uses, FRAUD_THRESHOLD included), reported in ``parameters.threshold``.
@@ -97,22 +102,63 @@ def infer_response(
     """
     n = request.size
     tensors = {
-        schema.OUTPUT_PROBABILITY: ("FP32", [n], probabilities.tolist()),
-        schema.OUTPUT_LABEL: ("INT64", [n], labels.astype(np.int64).tolist()),
+        schema.OUTPUT_PROBABILITY: ("FP32", [n], probabilities),
+        schema.OUTPUT_LABEL: ("INT64", [n], labels.astype(np.int64)),
     }
     if contributions is not None:
-        shape = list(contributions.shape)
-        tensors[CONTRIBUTIONS] = ("FP32", shape, contributions.ravel().tolist())
+        tensors[CONTRIBUTIONS] = ("FP32", list(contributions.shape), contributions)
     body: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": model.version}
     if request.id is not None:
         body["id"] = request.id
     body["parameters"] = {"threshold": model.threshold}
-    body["outputs"] = [
-        {"name": name, "datatype": kind, "shape": shape, "data": data}
-        for name in request.outputs
-        for kind, shape, data in [tensors[name]]
-    ]
-    return body
+    outputs: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for name in request.outputs:
+        kind, shape, values = tensors[name]
+        tensor: dict[str, Any] = {"name": name, "datatype": kind, "shape": shape}
+        if name in request.binary_outputs:
+            chunks.append(binary.encode_tensor(kind, values))
+            tensor["parameters"] = {binary.SIZE_PARAMETER: len(chunks[-1])}
+        else:
+            tensor["data"] = values.ravel().tolist()
+        outputs.append(tensor)
+    body["outputs"] = outputs
+    return body, chunks
+
+
+def infer_answer(body: dict[str, Any], chunks: list[bytes]) -> Response:
+    """JSON, or with binary outputs the extension's octet-stream body and header length."""
+    if not chunks:
+        return json_response(body)
+    content, headers = binary.binary_body(msgspec.json.encode(body), chunks)
+    return Response(content, headers=headers)
+
+
+def score_infer(
+    model: LoadedModel, parsed: InferRequest, request: Request
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The one scoring path of V2 inference: probabilities, labels and, when requested,
+    contributions; records batch size and scoring time in the request log."""
+    log = request_log(request)
+    log.batch_size = parsed.size
+    started = time.perf_counter_ns()
+    contributions = None
+    if CONTRIBUTIONS in parsed.outputs:
+        probabilities, labels, contributions, _ = model.score_explained(parsed.columns)
+    else:
+        probabilities, labels = model.score(parsed.columns)
+    log.scoring_us = (time.perf_counter_ns() - started) // 1000
+    # Telemetry (issue 15): flagged count and decision records, written after the answer.
+    # V2 tensors carry no transaction ids; contributions stay out of the log (raw arrays).
+    record_decisions(
+        request,
+        model_version=model.version,
+        threshold=model.threshold,
+        probabilities=probabilities,
+        labels=labels,
+        columns=parsed.columns,
+    )
+    return probabilities, labels, contributions
 
 
 def protocol_errors(handler: Handler) -> Handler:
@@ -130,23 +176,30 @@ def protocol_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-async def read_infer_body(request: Request, max_bytes: int) -> bytes:
-    """The JSON body: Content-Type may be absent (tritonclient sends none), else JSON/UTF-8."""
-    if "inference-header-content-length" in request.headers:
-        raise BadRequest(
-            "binary tensor data is not supported (no binary extension): send JSON tensors "
-            "(tritonclient: set_data_from_numpy(..., binary_data=False))",
-            [Detail("Inference-Header-Content-Length", "binary extension not supported")],
-        )
+async def read_infer_body(request: Request, max_bytes: int) -> tuple[bytes, str | None]:
+    """The body and its Inference-Header-Content-Length (binary extension), if any.
+
+    Content-Type may be absent (tritonclient sends none); else JSON (UTF-8), or
+    ``application/octet-stream`` for a body with binary tensors.
+    """
+    header_length = request.headers.get(binary.HEADER_LENGTH)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMediaType(
-            f"Content-Encoding {encoding!r} is not supported: send the JSON uncompressed",
-            [Detail("Content-Encoding", f"{encoding!r} not supported")],
+            f"Content-Encoding {_bounded(encoding)} is not supported: send the body uncompressed",
+            [Detail("Content-Encoding", "not supported")],
         )
-    if "content-type" in request.headers:
+    content_type = request.headers.get("content-type")
+    octets = content_type is not None and content_type.split(";")[0].strip().lower() == (
+        binary.OCTET_STREAM
+    )
+    if content_type is not None and not (octets and header_length is not None):
         check_json_content_type(request)
-    return await read_body(request, max_bytes)
+    return await read_body(request, max_bytes), header_length
+
+
+def _bounded(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def v2_routes(state: ServiceState) -> list[Route]:
@@ -192,7 +245,9 @@ def v2_routes(state: ServiceState) -> list[Route]:
         return loaded
 
     async def server_metadata(request: Request) -> Response:
-        return json_response({"name": MODEL_NAME, "version": SERVER_VERSION, "extensions": []})
+        return json_response(
+            {"name": MODEL_NAME, "version": SERVER_VERSION, "extensions": list(EXTENSIONS)}
+        )
 
     async def server_live(request: Request) -> Response:
         return json_response({"live": True})
@@ -219,18 +274,10 @@ def v2_routes(state: ServiceState) -> list[Route]:
     async def infer(request: Request) -> Response:
         loaded = loaded_model(request)
         assert validator is not None  # built whenever a model is loaded
-        parsed = validator.parse(await read_infer_body(request, state.settings.max_body_bytes))
-        log = request_log(request)
-        log.batch_size = parsed.size
-        started = time.perf_counter_ns()
-        contributions = None
-        if CONTRIBUTIONS in parsed.outputs:
-            probabilities, labels, contributions, _ = loaded.score_explained(parsed.columns)
-        else:
-            probabilities, labels = loaded.score(parsed.columns)
-        log.scoring_us = (time.perf_counter_ns() - started) // 1000
-        body = infer_response(loaded, parsed, probabilities, labels, contributions)
-        return json_response(body)
+        body, header_length = await read_infer_body(request, state.settings.max_body_bytes)
+        parsed = validator.parse(body, header_length)
+        scored = score_infer(loaded, parsed, request)
+        return infer_answer(*infer_response(loaded, parsed, *scored))
 
     model_path = "/v2/models/{model}"
     versioned = "/v2/models/{model}/versions/{version}"
