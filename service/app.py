@@ -20,19 +20,34 @@ from service.model.errors import NotExplainable, ScoringError
 from service.settings import Settings
 from service.state import ServiceState
 from service.telemetry.request_log import REQUEST_LOGGER, RequestLogMiddleware, request_log
+from service.telemetry.setup import Telemetry
 from service.v2.routes import v2_routes
 
 
-def create_app(settings: Settings, model: LoadedModel | ModelLoadFailure) -> Starlette:
+def create_app(
+    settings: Settings,
+    model: LoadedModel | ModelLoadFailure,
+    telemetry: Telemetry | None = None,
+) -> Starlette:
     """Build the service for ``model``, a loaded model or the failure that explains its absence.
+
+    ``telemetry`` (metrics recorder, decision log, e.g. ``GET /metrics``) comes from
+    :func:`service.telemetry.setup.build_telemetry` in the entry points; None records nothing.
 
     Without a model every model-dependent route answers 503 with the failure's reason, so a
     bad deployment is visible from outside rather than a crash loop.
     """
     state = ServiceState(settings=settings, model=model)
+    # --- telemetry (issue 15): counts this start (and a failed model load) once ---
+    telemetry = telemetry or Telemetry()
+    telemetry.metrics.startup(model_loaded=isinstance(model, LoadedModel))
     app = Starlette(
-        routes=[*api_routes(state), *docs_routes(state), *v2_routes(state)],
-        middleware=[Middleware(RequestLogMiddleware, model_version=state.model_version)],
+        routes=[*api_routes(state), *docs_routes(state), *v2_routes(state), *telemetry.routes],
+        middleware=[
+            Middleware(
+                RequestLogMiddleware, model_version=state.model_version, telemetry=telemetry
+            )
+        ],
         exception_handlers={
             ServiceError: _service_error,
             NotExplainable: _model_error,

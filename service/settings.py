@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from service import schema
+
 DEFAULT_MAX_BATCH: Final = 1000
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 DEFAULT_CACHE_DIR: Final = "/tmp/fraudlite-model"
@@ -30,6 +32,48 @@ class SettingsError(ValueError):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
+
+
+# --- telemetry (issue 15): FRAUD_METRICS*, FRAUD_DECISION_LOG* ---
+DEFAULT_METRICS_NAMESPACE: Final = "fraudlite"
+#: Raw fields the decision log may carry when named: the model inputs (account names are not
+#: kept by the service, so they cannot be logged).
+DECISION_LOG_FIELDS: Final = schema.MODEL_INPUTS
+_NAMESPACE = re.compile(r"^[A-Za-z0-9._#:/-]{1,255}$")
+_ON_OFF: Final = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
+
+
+def _telemetry_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    def text(name: str) -> str | None:
+        return environ.get(name, "").strip() or None
+
+    metrics = (text("FRAUD_METRICS") or "on").lower()
+    if metrics not in _ON_OFF:
+        raise SettingsError("FRAUD_METRICS", "expected on or off")
+    fields = text("FRAUD_DECISION_LOG_FIELDS") or ""
+    return {
+        "metrics": _ON_OFF[metrics],
+        "metrics_namespace": text("FRAUD_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+        "decision_log": text("FRAUD_DECISION_LOG") or "stdout",
+        "decision_log_fields": tuple(f.strip() for f in fields.split(",") if f.strip()),
+    }
+
+
+def _check_telemetry(s: Settings) -> None:
+    if not _NAMESPACE.match(s.metrics_namespace) or s.metrics_namespace.startswith("AWS/"):
+        raise SettingsError(
+            "FRAUD_METRICS_NAMESPACE",
+            "expected 1-255 characters of A-Z a-z 0-9 . _ # : / - (not starting with AWS/)",
+        )
+    if not s.decision_log:
+        raise SettingsError("FRAUD_DECISION_LOG", "expected stdout, off or a file path")
+    unknown = [name[:40] for name in s.decision_log_fields if name not in DECISION_LOG_FIELDS]
+    if unknown:
+        raise SettingsError(
+            "FRAUD_DECISION_LOG_FIELDS",
+            f"unknown field(s) {', '.join(unknown[:5])}; allowed: {', '.join(DECISION_LOG_FIELDS)}",
+        )
+
 
 
 @dataclass(frozen=True)
@@ -51,6 +95,15 @@ class Settings:
     ort_inter_op_threads: int = 1
     ort_execution_mode: str = "sequential"
     ort_graph_optimization: str = "all"
+    # --- telemetry (issue 15): metrics and the decision log (service/telemetry/) ---
+    #: FRAUD_METRICS: EMF records on Lambda, GET /metrics under fraud-serve; off: none.
+    metrics: bool = True
+    #: FRAUD_METRICS_NAMESPACE: the CloudWatch namespace of the EMF metrics.
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    #: FRAUD_DECISION_LOG: "stdout", "off" or a JSON-lines file path.
+    decision_log: str = "stdout"
+    #: FRAUD_DECISION_LOG_FIELDS: raw fields to log with each decision (personal data: opt-in).
+    decision_log_fields: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
     model_cache_dir: str = DEFAULT_CACHE_DIR
     api_base_path: str = "/"
@@ -99,6 +152,7 @@ class Settings:
             ort_inter_op_threads=integer("FRAUD_ORT_INTER_OP_THREADS", 1),
             ort_execution_mode=(text("FRAUD_ORT_EXECUTION_MODE") or "sequential").lower(),
             ort_graph_optimization=(text("FRAUD_ORT_GRAPH_OPTIMIZATION") or "all").lower(),
+            **_telemetry_settings(environ),  # --- telemetry (issue 15) ---
             s3_endpoint_url=text("FRAUD_S3_ENDPOINT_URL"),
             model_cache_dir=text("FRAUD_MODEL_CACHE_DIR") or DEFAULT_CACHE_DIR,
             api_base_path=text("FRAUD_API_BASE_PATH") or "/",
@@ -126,5 +180,6 @@ def _check(s: Settings) -> None:
         raise SettingsError("FRAUD_ORT_EXECUTION_MODE", f"must be one of {EXECUTION_MODES}")
     if s.ort_graph_optimization not in GRAPH_OPTIMIZATIONS:
         raise SettingsError("FRAUD_ORT_GRAPH_OPTIMIZATION", f"must be one of {GRAPH_OPTIMIZATIONS}")
+    _check_telemetry(s)  # --- telemetry (issue 15) ---
     if not s.api_base_path.startswith("/"):
         raise SettingsError("FRAUD_API_BASE_PATH", "must start with '/' (e.g. /prod)")

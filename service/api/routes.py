@@ -19,7 +19,7 @@ from service.api.requests import ParsedRequest
 from service.httpio import json_response, read_json_body
 from service.model import LoadedModel
 from service.state import ServiceState
-from service.telemetry.request_log import request_log
+from service.telemetry.request_log import record_decisions, request_log
 
 
 def score_parsed(
@@ -38,7 +38,8 @@ def score_parsed(
 
 
 def score_request(model: LoadedModel, parsed: ParsedRequest, request: Request) -> Any:
-    """:func:`score_parsed`, recording batch size and scoring time in the request log."""
+    """:func:`score_parsed`, recording batch size, scoring time, the flagged count and the
+    decisions (for the decision log, written after the answer) in the request's record."""
     log = request_log(request)
     log.batch_size = parsed.size
     started = time.perf_counter_ns()
@@ -46,6 +47,18 @@ def score_request(model: LoadedModel, parsed: ParsedRequest, request: Request) -
     # a thread hop would cost more than it frees. Batches are capped by FRAUD_MAX_BATCH.
     scored = score_parsed(model, parsed)
     log.scoring_us = (time.perf_counter_ns() - started) // 1000
+    # --- telemetry (issue 15): metrics and decision log of the one scoring path of /predict ---
+    probabilities, labels, explanations = scored
+    record_decisions(
+        request,
+        model_version=model.version,
+        threshold=model.threshold,
+        probabilities=probabilities,
+        labels=labels,
+        columns=parsed.columns,
+        transaction_ids=parsed.transaction_ids,
+        contributions=explanations,
+    )
     return scored
 
 

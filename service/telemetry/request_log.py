@@ -1,5 +1,9 @@
 """Structured logs: one JSON line per request, and the last-resort handler for genuine bugs.
 
+The same middleware hands each answered request to the app's telemetry (issue 15): one metrics
+observation (:mod:`service.telemetry.metrics`) and the decision records the scoring routes
+attached (:mod:`service.telemetry.decision_log`), both written after the answer.
+
 The request line carries ids, route, status, batch size, scoring time and model version, never
 transaction values: a 422 lists the offending field *names* only. The request id comes from API
 Gateway (``requestContext.requestId``) on Lambda, else from an ``X-Request-ID`` header, else it is
@@ -14,14 +18,19 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import numpy as np
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import InternalError
+from service.telemetry.decision_log import DecisionBatch
+from service.telemetry.metrics import NO_MODEL, Observation, route_name
+from service.telemetry.setup import Telemetry
 
 REQUEST_LOGGER = "fraudlite.request"
 _STATE_KEY = "fraudlite_log"
@@ -38,6 +47,18 @@ class RequestLog:
     batch_size: int | None = None
     scoring_us: int | None = None
     error_fields: list[str] = field(default_factory=list)
+    # --- telemetry (issue 15): filled by scoring routes, written after the response ---
+    #: transactions scored as fraud (set with batch_size by the scoring routes)
+    flagged: int | None = None
+    #: the request's decisions, for the decision log (service/telemetry/decision_log.py)
+    decisions: DecisionBatch | None = None
+    #: extension metrics: name -> (value summed over the request, CloudWatch unit)
+    metrics: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    def add_metric(self, name: str, value: float, unit: str = "Count") -> None:
+        """Add ``value`` to an extension metric of this request (service/telemetry/metrics.py)."""
+        previous = self.metrics.get(name)
+        self.metrics[name] = ((previous[0] if previous else 0) + value, unit)
 
 
 def request_log(request: Request) -> RequestLog:
@@ -46,6 +67,34 @@ def request_log(request: Request) -> RequestLog:
     if _STATE_KEY not in state:
         state[_STATE_KEY] = RequestLog(request_id=uuid.uuid4().hex)
     return state[_STATE_KEY]
+
+
+def record_decisions(
+    request: Request,
+    *,
+    model_version: str,
+    threshold: float,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    columns: Mapping[str, np.ndarray],
+    transaction_ids: Sequence[str | int | None] | None = None,
+    contributions: list[dict[str, Any]] | None = None,
+) -> DecisionBatch:
+    """Note a scoring call's outcome for telemetry: the flagged count (metrics) and the decisions
+    (decision log), both written by the middleware after the answer. Every scoring route calls
+    this once; the returned batch may still be extended (``batch.extra``, ``batch.fields``)."""
+    log = request_log(request)
+    log.flagged = int(np.count_nonzero(labels))
+    log.decisions = DecisionBatch(
+        model_version=model_version,
+        threshold=threshold,
+        probabilities=probabilities,
+        labels=labels,
+        columns=columns,
+        transaction_ids=transaction_ids,
+        contributions=contributions,
+    )
+    return log.decisions
 
 
 class JsonFormatter(logging.Formatter):
@@ -103,10 +152,13 @@ def find_request_ids(scope: Scope) -> tuple[str, str | None]:
 class RequestLogMiddleware:
     """Outermost ASGI middleware: request ids, the per-request log line, JSON 500s for bugs."""
 
-    def __init__(self, app: ASGIApp, model_version: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, model_version: str | None, telemetry: Telemetry | None = None
+    ) -> None:
         self.app = app
         self.model_version = model_version
         self.log = logging.getLogger(REQUEST_LOGGER)
+        self.telemetry = telemetry or Telemetry()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -159,6 +211,32 @@ class RequestLogMiddleware:
             fields["error_fields"] = record.error_fields[:20]
         level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
         self.log.log(level, "request", extra={"fields": fields})
+        self._telemetry(scope, record, status, started)
+
+    def _telemetry(self, scope: Scope, record: RequestLog, status: int, started: int) -> None:
+        """Metrics and decision records of the request, after its answer (issue 15).
+
+        A telemetry fault is logged and swallowed: it must never turn an answer into an error.
+        """
+        try:
+            route = route_name(scope)
+            decisions = self.telemetry.decisions
+            if decisions is not None and record.decisions is not None and status < 400:
+                decisions.record(record.decisions, record.request_id, route)
+            self.telemetry.metrics.observe(
+                Observation(
+                    route=route,
+                    status=status,
+                    latency_ms=(time.perf_counter_ns() - started) / 1e6,
+                    model_version=self.model_version or NO_MODEL,
+                    batch_size=record.batch_size,
+                    scoring_us=record.scoring_us,
+                    flagged=record.flagged,
+                    extra=record.metrics,
+                )
+            )
+        except Exception:
+            self.log.exception("telemetry failed", extra={"fields": {"event": "telemetry_error"}})
 
 
 async def _send_internal_error(send: Send) -> None:

@@ -1,0 +1,217 @@
+"""The decision log: one JSON line per scored transaction, the audit trail of what was decided.
+
+A record::
+
+    {"event": "decision", "timestamp": "2026-11-29T07:01:02.345Z", "request_id": "...",
+     "transaction_id": "tx-42", "model_version": "48ce...", "route": "/predict",
+     "probability": 0.997, "is_fraud": true, "threshold": 0.995,
+     "contributions": [{"name": "amount", "contribution": 3.1}, ...]}
+
+``transaction_id`` only when the client sent one; ``contributions`` only when the request asked for
+an explanation (names and log-odds only: a feature *value* can be a raw amount). Raw transaction
+values (type, step, amount, balances) are written only for the fields named in
+``FRAUD_DECISION_LOG_FIELDS`` (opt-in: they are personal data). Account names are never kept by
+the service (they are not model inputs), so they cannot be logged.
+
+Destinations (``FRAUD_DECISION_LOG``): ``stdout`` (default; on Lambda the log group's subscription
+filter ships ``{$.event = "decision"}`` lines to S3 through Firehose, see template.yaml), a file
+path (JSON lines, appended), or ``off``. Nothing here calls AWS.
+
+Extension point: a route attaches a :class:`DecisionBatch` to the request record
+(``request_log(request).decisions``); until the middleware writes it after the response, other
+code may add optional per-row fields to ``batch.extra`` (e.g. ``{"arm": [...],
+"shadow_probability": [...]}``) or request-wide ones to ``batch.fields``. ``None`` values are left
+out of the record. Names must not collide with the core fields (they are dropped if they do).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any, Final
+
+import msgspec
+import numpy as np
+
+from service import schema
+from service.settings import SettingsError
+
+DECISION_EVENT: Final = "decision"
+STDOUT: Final = "stdout"
+OFF: Final = "off"
+
+#: Raw fields FRAUD_DECISION_LOG_FIELDS may name: the model inputs the service holds.
+LOGGABLE_FIELDS: Final[tuple[str, ...]] = schema.MODEL_INPUTS
+
+_CORE: Final = frozenset(
+    {
+        "event",
+        "timestamp",
+        "request_id",
+        "transaction_id",
+        "model_version",
+        "route",
+        "probability",
+        "is_fraud",
+        "threshold",
+        "contributions",
+    }
+)
+_encode = msgspec.json.Encoder().encode
+
+
+class DecisionLogError(SettingsError):
+    """The decision log cannot be opened; raised at start, never per request. A SettingsError,
+    so the entry points treat it as any unusable setting (503 naming the variable on Lambda)."""
+
+
+@dataclass
+class DecisionBatch:
+    """The decisions of one scoring request, written once the response has been sent."""
+
+    model_version: str
+    threshold: float
+    probabilities: np.ndarray
+    labels: np.ndarray
+    columns: Mapping[str, np.ndarray]  # raw model inputs, read only for opted-in fields
+    transaction_ids: Sequence[str | int | None] | None = None
+    contributions: list[dict[str, Any]] | None = None  # the API's explanation entries, per row
+    extra: dict[str, Sequence[Any]] = field(default_factory=dict)  # optional per-row fields
+    fields: dict[str, Any] = field(default_factory=dict)  # optional request-wide fields
+
+    @property
+    def size(self) -> int:
+        return len(self.probabilities)
+
+
+class DecisionLog:
+    """Renders :class:`DecisionBatch` es as JSON lines and hands them to ``write`` in one call."""
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        raw_fields: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        unknown = [name for name in raw_fields if name not in LOGGABLE_FIELDS]
+        if unknown:
+            raise DecisionLogError("FRAUD_DECISION_LOG_FIELDS", f"unknown field(s) {unknown}")
+        self.write = write
+        self.raw_fields = tuple(raw_fields)
+        self.clock = clock
+
+    def record(self, batch: DecisionBatch, request_id: str, route: str) -> None:
+        """Write one line per transaction of ``batch``."""
+        self.write(self.render(batch, request_id, route))
+
+    def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
+        """The lines of ``batch``, each ending in a newline."""
+        stamp = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds")
+        common: dict[str, Any] = {
+            "event": DECISION_EVENT,
+            "timestamp": stamp.replace("+00:00", "Z"),
+            "request_id": request_id,
+            "model_version": batch.model_version,
+            "route": route,
+            "threshold": batch.threshold,
+        }
+        for name, value in batch.fields.items():
+            if name not in _CORE and value is not None:
+                common[name] = value
+        n = batch.size
+        ids = batch.transaction_ids or [None] * n
+        probabilities = batch.probabilities.tolist()
+        labels = batch.labels.tolist()
+        raw = {
+            name: _raw_values(batch.columns[name])
+            for name in self.raw_fields
+            if name in batch.columns
+        }
+        extras = {k: v for k, v in batch.extra.items() if k not in _CORE and len(v) == n}
+        lines = []
+        for i in range(n):
+            item = dict(common)
+            if ids[i] is not None:
+                item["transaction_id"] = ids[i]
+            item["probability"] = probabilities[i]
+            item["is_fraud"] = bool(labels[i])
+            if batch.contributions is not None:
+                item["contributions"] = _named_contributions(batch.contributions[i])
+            for name, values in raw.items():
+                item[name] = values[i]
+            for name, values in extras.items():
+                if values[i] is not None:
+                    item[name] = values[i]
+            lines.append(_encode(item))
+        return b"\n".join(lines).decode() + "\n" if lines else ""
+
+
+def _raw_values(column: np.ndarray) -> list[Any]:
+    """A column as JSON values; float32 as the shortest decimal that round-trips (12345.67)."""
+    if column.dtype == np.float32:
+        return [float(str(v)) for v in column]
+    return column.tolist()
+
+
+def _named_contributions(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Top contributions by name and log-odds only: the ``value`` may be a raw amount."""
+    return [
+        {"name": item["name"], "contribution": item["contribution"]}
+        for item in entry.get("features", [])
+    ]
+
+
+def stdout_lines(text: str) -> None:
+    """Write decision lines to the current stdout and flush."""
+    stream = sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
+class FileLines:
+    """Appends decision lines to a JSON-lines file, flushed after every request."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.stream: IO[str] = open_for_append(path)
+
+    def __call__(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def open_for_append(path: str) -> io.TextIOWrapper:
+    """Open ``path`` for appending; :class:`DecisionLogError` with the OS's reason, not a crash."""
+    if os.path.isdir(path):
+        raise DecisionLogError("FRAUD_DECISION_LOG", "names a directory, expected a file path")
+    try:
+        return open(path, "a", encoding="utf-8")  # kept open for the process
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DecisionLogError(
+            "FRAUD_DECISION_LOG", f"cannot open the decision log file for appending ({reason})"
+        ) from None
+
+
+def open_decision_log(destination: str, raw_fields: Sequence[str] = ()) -> DecisionLog | None:
+    """The decision log for ``FRAUD_DECISION_LOG`` (``stdout``, ``off`` or a file path).
+
+    Raises :class:`DecisionLogError` at start for an unknown field or an unwritable path.
+    """
+    if destination == OFF:
+        if raw_fields:
+            DecisionLog(stdout_lines, raw_fields)  # still reject unknown names
+        return None
+    if destination == STDOUT:
+        return DecisionLog(stdout_lines, raw_fields)
+    log = DecisionLog(stdout_lines, raw_fields)  # check the fields before creating a file
+    log.write = FileLines(destination)
+    return log

@@ -1,0 +1,126 @@
+"""CloudWatch Embedded Metric Format (EMF): one metrics record per request, written to stdout.
+
+On Lambda one invocation is one HTTP request, so this is one EMF record per invocation; a batch is
+one request, aggregated (``BatchSize`` N, ``TransactionsScored`` N, ``TransactionsFlagged`` k).
+CloudWatch Logs extracts the metrics from the function's log group: no AWS call, no agent.
+
+The record follows the EMF specification: ``_aws.Timestamp`` in epoch milliseconds;
+``_aws.CloudWatchMetrics`` holds one directive with ``Namespace``, ``Dimensions`` (arrays of
+dimension names) and ``Metrics`` (``Name``, ``Unit``); every metric and dimension named there is
+a top-level member of the record. Three dimension sets: ``[]`` (service-wide, what the alarms
+read), ``[Route]`` and ``[ModelVersion]``. Only metrics the request produced are declared, so a
+``GET /health`` creates no scoring-time data point.
+
+Written directly (msgspec, already a runtime dependency) rather than with aws-embedded-metrics or
+Powertools: both libraries cost more to import than this module (docs/operations.md, "Why EMF by
+hand"), and this is the whole of what they would do here.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+
+from service.telemetry.metrics import (
+    BATCH_SIZE,
+    CLIENT_ERRORS,
+    COLD_STARTS,
+    MODEL_LOAD_FAILURES,
+    MODEL_VERSION,
+    REQUEST_LATENCY,
+    REQUESTS,
+    ROUTE,
+    SCORING_TIME,
+    SERVER_ERRORS,
+    TRANSACTIONS_FLAGGED,
+    TRANSACTIONS_SCORED,
+    UNITS,
+    Observation,
+)
+
+#: Dimension sets of every record: service-wide, per route, per model version.
+DIMENSION_SETS: Final[list[list[str]]] = [[], [ROUTE], [MODEL_VERSION]]
+
+_UNIT_NONE: Final = "None"
+_encode = msgspec.json.Encoder().encode
+# Members the record's own keys could collide with: an extension metric may not take them.
+_RESERVED: Final = frozenset({"_aws", ROUTE, MODEL_VERSION, "event"})
+
+
+def stdout_writer(text: str) -> None:
+    """Write ``text`` to the current stdout and flush (Lambda reads stdout line by line)."""
+    stream = sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
+class EmfRecorder:
+    """Writes one EMF record per observed request through ``write`` (stdout by default).
+
+    The first record of the process also carries ``ColdStarts`` 1 and, when the model failed to
+    load, ``ModelLoadFailures`` 1: one record per invocation, even for the first one.
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        write: Callable[[str], None] = stdout_writer,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.namespace = namespace
+        self.write = write
+        self.clock = clock
+        self._pending: dict[str, int] = {}
+
+    def startup(self, model_loaded: bool) -> None:
+        self._pending = {COLD_STARTS: 1}
+        if not model_loaded:
+            self._pending[MODEL_LOAD_FAILURES] = 1
+
+    def observe(self, observation: Observation) -> None:
+        self.write(self.render(observation) + "\n")
+
+    def render(self, observation: Observation) -> str:
+        """The EMF record of one request, as one line of JSON."""
+        values: dict[str, Any] = {REQUESTS: 1}
+        if 400 <= observation.status < 500:
+            values[CLIENT_ERRORS] = 1
+        elif observation.status >= 500:
+            values[SERVER_ERRORS] = 1
+        values[REQUEST_LATENCY] = round(observation.latency_ms, 3)
+        if observation.scored:
+            values[BATCH_SIZE] = observation.batch_size
+            values[TRANSACTIONS_SCORED] = observation.batch_size
+            values[TRANSACTIONS_FLAGGED] = observation.flagged
+            if observation.scoring_us is not None:
+                values[SCORING_TIME] = observation.scoring_us
+        if self._pending:
+            values.update(self._pending)
+            self._pending = {}
+        units = {name: UNITS[name] for name in values}
+        for name, (value, unit) in observation.extra.items():
+            if name in _RESERVED or name in UNITS:
+                continue  # an extension may not overwrite a core metric or a dimension
+            values[name] = value
+            units[name] = unit or _UNIT_NONE
+        record: dict[str, Any] = {
+            "_aws": {
+                "Timestamp": int(self.clock() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": DIMENSION_SETS,
+                        "Metrics": [{"Name": name, "Unit": units[name]} for name in values],
+                    }
+                ],
+            },
+            ROUTE: observation.route,
+            MODEL_VERSION: observation.model_version,
+            "event": "metrics",
+            **values,
+        }
+        return _encode(record).decode()
