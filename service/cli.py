@@ -11,6 +11,7 @@ from service.app import create_app
 from service.model import ModelLoadFailure, load_model
 from service.settings import Settings, SettingsError
 from service.telemetry.request_log import configure_logging
+from service.telemetry.setup import build_telemetry
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +36,18 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if args.model:
             settings = dataclasses.replace(settings, model_uri=args.model)
+        # Telemetry (issue 15): GET /metrics (Prometheus) and the decision log, opened now so an
+        # unusable FRAUD_DECISION_LOG stops the start with its reason.
+        telemetry = build_telemetry(settings, "server")
     except SettingsError as exc:
         print(f"fraud-serve: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # prometheus_client comes with the server extra
+        print(
+            f"fraud-serve: {exc.name} is not installed: pip install 'fraudlite[server]' "
+            "(or FRAUD_METRICS=off)",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(settings.log_level)
     model = load_model(settings)
@@ -57,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     uvicorn.run(
-        create_app(settings, model),
+        create_app(settings, model, telemetry),
         host=args.host,
         port=args.port,
         access_log=False,  # the app writes its own JSON line per request

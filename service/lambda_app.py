@@ -15,6 +15,7 @@ from service.app import create_app
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.settings import Settings, SettingsError
 from service.telemetry.request_log import configure_logging
+from service.telemetry.setup import Telemetry, build_telemetry
 
 
 def build_handler(environ: Mapping[str, str], *, setup_logging: bool = True) -> Mangum:
@@ -25,8 +26,12 @@ def build_handler(environ: Mapping[str, str], *, setup_logging: bool = True) -> 
     problem: SettingsError | None = None
     try:
         settings = Settings.from_env(environ)
+        # Telemetry (issue 15): EMF metrics and decision records on stdout. An unusable decision
+        # log (e.g. an unwritable FRAUD_DECISION_LOG path) is a SettingsError like any other.
+        telemetry: Telemetry = build_telemetry(settings, "lambda")
     except SettingsError as exc:
         settings, problem = Settings(), exc
+        telemetry = build_telemetry(settings, "lambda")
     if setup_logging:
         configure_logging(settings.log_level)
     model: LoadedModel | ModelLoadFailure
@@ -38,5 +43,7 @@ def build_handler(environ: Mapping[str, str], *, setup_logging: bool = True) -> 
     # lifespan="off": Mangum would otherwise run startup/shutdown on every invocation.
     # api_gateway_base_path strips a stage or custom-domain mapping prefix such as /prod.
     return Mangum(
-        create_app(settings, model), lifespan="off", api_gateway_base_path=settings.api_base_path
+        create_app(settings, model, telemetry),
+        lifespan="off",
+        api_gateway_base_path=settings.api_base_path,
     )
