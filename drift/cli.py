@@ -56,7 +56,9 @@ def run(model_path: str, source: str, watch: float, drift: float) -> tuple[Drift
             f"[drift {time.perf_counter() - started:5.1f}s] scored {len(frame):,} rows",
             file=sys.stderr,
         )
-    live, live_rows = add_documents(model.binner, found.documents, model.metadata.model_version)
+    live, live_rows = add_documents(
+        model.binner, model.profile, found.documents, model.metadata.model_version
+    )
     flat += live
     if found.skipped_lines:
         print(f"[drift] skipped {found.skipped_lines:,} other log lines", file=sys.stderr)

@@ -10,8 +10,8 @@ import numpy as np
 
 from drift.errors import DriftError
 from service.monitoring.binning import Binner
-from service.monitoring.live import COUNTS_FORMAT
-from service.monitoring.profile import DRIFT_PSI, WATCH_PSI
+from service.monitoring.profile import DRIFT_PSI, WATCH_PSI, ReferenceProfile
+from service.monitoring.records import BinCounter
 from service.monitoring.stats import EntryDrift, compare
 
 
@@ -48,42 +48,36 @@ class DriftReport:
 
 
 def add_documents(
-    binner: Binner, documents: Iterable[dict[str, Any]], model_version: str
+    binner: Binner,
+    profile: ReferenceProfile,
+    documents: Iterable[dict[str, Any]],
+    model_version: str,
 ) -> tuple[np.ndarray, int]:
-    """Sum live counts documents into flat counts; refuse another model's counts.
+    """Sum live records (``drift_bins`` decision records, counts documents) into flat counts.
 
-    Returns the counts and the number of rows the documents cover. Entries a document lacks
-    (engineered features not counted live) stay at zero for its rows.
+    Live records cover the live entries only (no engineered features); their counts go into
+    the same places of ``binner``'s full layout. Records of another model are refused.
+    Returns the counts and the number of rows the records cover.
     """
+    documents = list(documents)
     total = np.zeros(binner.total_bins, dtype=np.int64)
-    rows = 0
-    ends = [*binner.offsets[1:], binner.total_bins]
+    if not documents:
+        return total, 0
+    live = Binner.build(profile, binner.feature_names, with_features=False)
+    counter = BinCounter(live, model_version)
     for document in documents:
-        if document.get("format") != COUNTS_FORMAT:
-            raise DriftError(f"not a counts document: format {document.get('format')!r}")
-        version = document.get("model_version")
-        if version != model_version:
-            raise DriftError(
-                f"live counts are for model {str(version)[:40]!r}, not {model_version!r}"
-            )
-        counts = document.get("counts")
-        if not isinstance(counts, dict):
-            raise DriftError("counts document has no 'counts' object")
-        for entry, start, end in zip(binner.entries, binner.offsets, ends, strict=True):
-            values = counts.get(entry.name)
-            if values is None:
-                continue
-            if (
-                not isinstance(values, list)
-                or len(values) != end - start
-                or not all(isinstance(v, int) and v >= 0 for v in values)
-            ):
-                raise DriftError(
-                    f"counts for {entry.name!r} do not match the reference's {end - start} bins"
-                )
-            total[start:end] += np.asarray(values, dtype=np.int64)
-        rows += int(document.get("rows", 0))
-    return total, rows
+        counter.add(document)
+    if counter.other_models:
+        raise DriftError(
+            f"{counter.other_models} live record(s) are for another model than {model_version!r}"
+        )
+    if counter.malformed:
+        raise DriftError(f"{counter.malformed} live record(s) do not match the reference's bins")
+    for name, counts in live.split(counter.counts).items():
+        i = binner.names().index(name)
+        start = int(binner.offsets[i])
+        total[start : start + len(counts)] += np.asarray(counts, dtype=np.int64)
+    return total, counter.rows
 
 
 def build_report(

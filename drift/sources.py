@@ -4,10 +4,11 @@ Accepted objects, by name:
 
 - ``.csv``, ``.csv.gz``, ``.parquet``: transactions with (at least) the model's raw input columns
   (labels are not needed; extra columns are ignored);
-- ``.json``, ``.jsonl``, ``.jsonl.gz``, ``.log``, ``.log.gz``: JSON lines. A line that is a live
-  counts document (``"format": "fraudlite-drift-counts/1"``, written by the service) adds its
-  counts; a decision-log line holding the raw input fields (top level or under ``transaction``)
-  adds that row; other lines (request logs, EMF records) are skipped and counted.
+- ``.json``, ``.jsonl``, ``.jsonl.gz``, ``.log``, ``.log.gz``: JSON lines (or CloudWatch Logs
+  envelopes, service/monitoring/records.py). A decision-log record with ``drift_bins`` (the
+  service's reference-bin indices) or a live counts document adds counts; a record holding the
+  raw input fields (opted into the decision log, or under ``transaction``) adds that row; other
+  lines (request logs, EMF records) are skipped and counted.
 
 A directory or S3 prefix is read recursively, in name order.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ import pandas as pd
 
 from drift.errors import DriftError
 from service.monitoring.live import COUNTS_FORMAT
+from service.monitoring.records import BINS_FIELD, iter_records
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 LINE_SUFFIXES = (".json", ".jsonl", ".jsonl.gz", ".log", ".log.gz")
@@ -36,7 +37,7 @@ class Observations:
     """What a SOURCE held: raw rows (frames) and live counts documents."""
 
     frames: list[pd.DataFrame] = field(default_factory=list)
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)  # counts and drift_bins
     objects: int = 0
     skipped_lines: int = 0
 
@@ -137,24 +138,14 @@ def _checked(frame: pd.DataFrame, inputs: tuple[str, ...], name: str) -> pd.Data
 
 def _read_lines(name: str, data: bytes, inputs: tuple[str, ...], found: Observations) -> None:
     rows: list[dict[str, Any]] = []
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        start = line.find("{")  # a log line may carry a prefix (timestamp, request id)
-        if start < 0:
-            continue
-        try:
-            record = json.loads(line[start:])
-        except ValueError:
-            found.skipped_lines += 1
-            continue
-        if not isinstance(record, dict):
-            found.skipped_lines += 1
-        elif record.get("format") == COUNTS_FORMAT:
+    for record in iter_records(data.decode("utf-8", errors="replace")):
+        row = record.get("transaction", record)
+        if isinstance(row, dict) and all(k in row for k in inputs):
+            # Raw values (opted into the decision log) cover every feature: preferred to bins.
+            rows.append({k: row[k] for k in inputs})
+        elif record.get("format") == COUNTS_FORMAT or BINS_FIELD in record:
             found.documents.append(record)
         else:
-            row = record.get("transaction", record)
-            if isinstance(row, dict) and all(k in row for k in inputs):
-                rows.append({k: row[k] for k in inputs})
-            else:
-                found.skipped_lines += 1
+            found.skipped_lines += 1
     if rows:
         found.frames.append(_checked(pd.DataFrame(rows), inputs, name))
