@@ -57,11 +57,18 @@ class Plan:
 
 def plan_job(spec: JobSpec, model: LoadedModel) -> Plan:
     """Expand SOURCE, check every file's columns against the model, decide the output layout."""
+    reserved = sorted(set(spec.keep) & set(OUTPUT_COLUMNS))
+    if reserved:
+        raise BatchError(f"--keep {', '.join(reserved)}: already an output column")
     storage = Storage(spec.s3_endpoint_url)
     inputs = tuple(storage.expand(spec.source))
     numeric = tuple(i.name for i in model.metadata.inputs if i.type == "float32")
-    text = tuple(i.name for i in model.metadata.inputs if i.type == "string")
-    columns = Columns(numeric=numeric, text=text, keep=spec.keep, optional=(TRANSACTION_ID,))
+    columns = Columns(
+        inputs=tuple(i.name for i in model.metadata.inputs),
+        numeric=numeric,
+        keep=spec.keep,
+        optional=(TRANSACTION_ID,),
+    )
     schemas = []
     for location in inputs:
         schema = file_schema(location)
@@ -74,9 +81,6 @@ def plan_job(spec: JobSpec, model: LoadedModel) -> Plan:
         keep=spec.keep,
         keep_types=keep_types,
     )
-    reserved = sorted(set(spec.keep) & set(OUTPUT_COLUMNS))
-    if reserved:
-        raise BatchError(f"--keep {', '.join(reserved)}: already an output column")
     return Plan(
         spec=spec,
         inputs=inputs,

@@ -42,14 +42,18 @@ class Chunk:
 class Columns:
     """The columns a job reads: model inputs (numeric or text), pass-through ones as text."""
 
-    numeric: tuple[str, ...]
-    text: tuple[str, ...]
+    inputs: tuple[str, ...]  # the model's inputs, in its order
+    numeric: tuple[str, ...]  # those that are numbers (float32); the others are text
     keep: tuple[str, ...] = ()  # --keep: copied through (as text from CSV, as stored in Parquet)
     optional: tuple[str, ...] = ()  # read when present: transaction_id
 
     @property
     def required(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.numeric, *self.text, *self.keep)))
+        return tuple(dict.fromkeys((*self.inputs, *self.keep)))
+
+    @property
+    def text(self) -> tuple[str, ...]:
+        return tuple(name for name in self.inputs if name not in self.numeric)
 
 
 def file_schema(location: Location) -> pa.Schema:
@@ -79,8 +83,7 @@ def csv_column_type(name: str, wanted: Columns) -> pa.DataType:
 
 def check_columns(location: Location, present: Sequence[str], wanted: Columns) -> None:
     """Fail at once, naming every missing column, before any row is scored."""
-    inputs = (*wanted.numeric, *wanted.text)
-    missing = [name for name in inputs if name not in present]
+    missing = [name for name in wanted.inputs if name not in present]
     if missing:
         raise MissingColumns(
             f"{location.uri}: missing column(s) {', '.join(missing)} needed by the model "
