@@ -17,6 +17,7 @@ from service.errors import Detail, InternalError, MethodNotAllowed, NotFound, Se
 from service.httpio import json_response
 from service.model import LoadedModel, ModelLoadFailure
 from service.model.errors import NotExplainable, ScoringError
+from service.monitoring.decisions import with_drift_bins
 from service.settings import Settings
 from service.state import ServiceState
 from service.telemetry.request_log import REQUEST_LOGGER, RequestLogMiddleware, request_log
@@ -41,6 +42,8 @@ def create_app(
     # --- telemetry (issue 15): counts this start (and a failed model load) once ---
     telemetry = telemetry or Telemetry()
     telemetry.metrics.startup(model_loaded=isinstance(model, LoadedModel))
+    # --- drift monitoring (issue 17): reference-bin indices in the decision log ---
+    telemetry = with_drift_bins(telemetry, model)
     app = Starlette(
         routes=[*api_routes(state), *docs_routes(state), *v2_routes(state), *telemetry.routes],
         middleware=[
