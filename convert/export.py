@@ -20,11 +20,12 @@ from convert.metadata import (
     attach_metadata,
     build_metadata,
     export_versions,
-    model_version,
+    stamp_version,
     threshold_float32,
 )
 from convert.profile import ReferenceRows, build_profile
 from convert.trees import TREE_INPUT, TREE_PROBABILITIES, convert_trees
+from service.model.identity import verify_version
 from service.monitoring.profile import PROFILE_KEY
 from service.schema import OUTPUT_LABEL, OUTPUT_PROBABILITY
 
@@ -81,7 +82,7 @@ def build_model(
 ) -> onnx.ModelProto:
     """The graph with its contract metadata attached."""
     model = build_graph(artifacts, explain)
-    attach_metadata(model, build_metadata(artifacts, model_version(model), created_at, explain))
+    attach_metadata(model, build_metadata(artifacts, created_at, explain))  # + model_version
     # --- golden transactions (issue 16): rows and outputs a deployment re-checks ---
     attach_metadata(model, golden_metadata(model, artifacts.inputs, artifacts.threshold))
     return model
@@ -128,6 +129,12 @@ def export_model(
             raise ParityFailure(f"exported graph disagrees with the pipeline: {report.summary()}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    onnx.save_model(model, tmp)
+    # The version is derived from the final content (after every metadata key was attached) and
+    # checked on the bytes written, exactly as the service will check it (issue 13).
+    version = stamp_version(model)
+    data = model.SerializeToString()
+    if verify_version(data) != version:
+        raise ValueError("model_version does not verify on the serialized model")
+    tmp.write_bytes(data)
     tmp.replace(out)
     return out

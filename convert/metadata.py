@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import onnx
 from convert.artifacts import Artifacts
 from convert.contributions import CONTRIBUTIONS, contribution_columns
 from convert.features_graph import FEATURES_TENSOR
+from service.model.identity import VERSION_KEY, content_version
 from service.schema import MODEL_FORMAT, input_schema_json
 
 #: Test metrics copied from metrics.json["test"] into the ``metrics`` key.
@@ -40,11 +40,20 @@ def threshold_float32(threshold: float) -> np.float32:
     return np.float32(threshold)
 
 
-def model_version(model: onnx.ModelProto) -> str:
-    """First 16 hex digits of the sha256 of the serialized graph (before metadata is added)."""
-    if model.metadata_props:
-        raise ValueError("model_version is defined on the graph before metadata is added")
-    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()[:16]
+def stamp_version(model: onnx.ModelProto) -> str:
+    """Write the content-derived ``model_version`` into ``model``, replacing any; return it.
+
+    The version is the first 16 hex digits of the sha256 of the serialized model without its
+    ``model_version`` entry (service/model/identity.py, which the service uses to verify it at
+    load): graph, weights, threshold and every other metadata key count, so a file cannot claim
+    another model's version. :func:`attach_metadata` calls this after every change.
+    """
+    kept = {p.key: p.value for p in model.metadata_props if p.key != VERSION_KEY}
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, kept)
+    version = content_version(model.SerializeToString())
+    model.metadata_props.add(key=VERSION_KEY, value=version)
+    return version
 
 
 def _version(names: tuple[str, ...]) -> str | None:
@@ -75,11 +84,11 @@ def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def build_metadata(
     artifacts: Artifacts,
-    version: str,
     created_at: datetime | None = None,
     explain: bool = False,
 ) -> dict[str, str]:
-    """All metadata keys of the contract, as strings (JSON where the contract says so).
+    """All metadata keys of the contract but ``model_version``, as strings (JSON where the
+    contract says so); :func:`attach_metadata` derives the version from the content.
 
     ``explain``: the graph has the ``contributions`` and ``features`` outputs; the keys
     ``explanation_outputs`` and ``contributions_columns`` say so (absent otherwise).
@@ -99,7 +108,6 @@ def build_metadata(
     )
     return {
         "format": MODEL_FORMAT,
-        "model_version": version,
         "input_schema": input_schema_json(artifacts.inputs),
         "feature_set": artifacts.feature_set,
         "feature_names": dumps(list(artifacts.feature_names)),
@@ -113,9 +121,11 @@ def build_metadata(
     }
 
 
-def attach_metadata(model: onnx.ModelProto, values: dict[str, str]) -> None:
-    """Write ``values`` into ``model.metadata_props`` (replacing keys already there)."""
+def attach_metadata(model: onnx.ModelProto, values: dict[str, str]) -> str:
+    """Write ``values`` into ``model.metadata_props`` (replacing keys already there), then
+    re-derive ``model_version`` from the new content (:func:`stamp_version`); returns it."""
     existing = {p.key: p.value for p in model.metadata_props}
     existing.update(values)
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, existing)
+    return stamp_version(model)

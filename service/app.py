@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from service.api.explain import not_explainable
 from service.api.routes import api_routes
+from service.auth import ApiKeyMiddleware
 from service.docs.openapi import docs_routes
 from service.errors import Detail, InternalError, MethodNotAllowed, NotFound, ServiceError
 from service.httpio import json_response
@@ -49,7 +50,13 @@ def create_app(
         middleware=[
             Middleware(
                 RequestLogMiddleware, model_version=state.model_version, telemetry=telemetry
-            )
+            ),
+            # --- authentication (issue 13): inside the request log, so 401s are logged too ---
+            *(
+                [Middleware(ApiKeyMiddleware, digests=settings.api_keys_sha256)]
+                if settings.api_keys_sha256
+                else []
+            ),
         ],
         exception_handlers={
             ServiceError: _service_error,
@@ -66,11 +73,21 @@ def create_app(
 
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    request_log(request).error_fields.extend(d.field for d in exc.details)
+    record = request_log(request)
+    record.error_fields.extend(d.field for d in exc.details)
     if exc.status == 500:
         # A typed internal error is still a bug in the service or the model: keep its reason.
-        logging.getLogger(REQUEST_LOGGER).error("internal error: %s", exc.message)
-    return json_response(exc.body(), status_code=exc.status, headers=exc.headers)
+        logging.getLogger(REQUEST_LOGGER).error(
+            "internal error: %s", exc.message, extra={"fields": {"request_id": record.request_id}}
+        )
+    body = exc.body()
+    if exc.status >= 500:
+        # Server faults say what kind they are and which request, so a client can report it;
+        # their detail is in the log under the same request id (issue 13).
+        if exc.status == 500:  # a bug's message may name internals: the log has it
+            body = {"error": InternalError.default_message, "details": []}
+        body["request_id"] = record.request_id
+    return json_response(body, status_code=exc.status, headers=exc.headers)
 
 
 async def _model_error(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,7 @@ import sys
 
 from service.app import create_app
 from service.model import ModelLoadFailure, load_model
+from service.rollout.models import load_rollout
 from service.settings import Settings, SettingsError
 from service.telemetry.request_log import configure_logging
 from service.telemetry.setup import build_telemetry
@@ -51,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     model = load_model(settings)
+    rollout = load_rollout(settings, model)  # shadow and A/B models (issue 16)
     if isinstance(model, ModelLoadFailure):
-        print(f"fraud-serve: model not loaded, answering 503: {model.reason}", file=sys.stderr)
+        # The operator's console gets the reason; clients get only the kind of fault.
+        print(
+            f"fraud-serve: model not loaded ({model.kind}), answering 503: {model.reason}",
+            file=sys.stderr,
+        )
     else:
         print(
             f"fraud-serve: model {model.version} on http://{args.host}:{args.port} (docs at /docs)",
@@ -67,13 +73,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    uvicorn.run(
-        create_app(settings, model, telemetry),
-        host=args.host,
-        port=args.port,
-        access_log=False,  # the app writes its own JSON line per request
-        log_level=settings.log_level.lower(),
-    )
+    if settings.api_keys_sha256:
+        print(
+            f"fraud-serve: {len(settings.api_keys_sha256)} API key(s) accepted; every route "
+            "but /health needs X-API-Key",
+            file=sys.stderr,
+        )
+    try:
+        uvicorn.run(
+            create_app(settings, model, telemetry, rollout),
+            host=args.host,
+            port=args.port,
+            access_log=False,  # the app writes its own JSON line per request
+            log_level=settings.log_level.lower(),
+        )
+    except OSError as exc:  # e.g. the port is taken: one line, not a traceback
+        print(f"fraud-serve: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

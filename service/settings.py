@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from service import schema
 
@@ -107,6 +108,11 @@ class Settings:
     s3_endpoint_url: str | None = None
     model_cache_dir: str = DEFAULT_CACHE_DIR
     api_base_path: str = "/"
+    # --- hardening (issue 13): API keys for fraud-serve, model details on /model ---
+    #: sha256 hex digests of accepted X-API-Key values; empty: no key needed (service/auth.py).
+    api_keys_sha256: tuple[str, ...] = ()
+    #: GET /model also shows the file's sha256, its source and the export library versions.
+    expose_model_details: bool = False
 
     def __post_init__(self) -> None:
         _check(self)
@@ -156,7 +162,56 @@ class Settings:
             s3_endpoint_url=text("FRAUD_S3_ENDPOINT_URL"),
             model_cache_dir=text("FRAUD_MODEL_CACHE_DIR") or DEFAULT_CACHE_DIR,
             api_base_path=text("FRAUD_API_BASE_PATH") or "/",
+            # --- hardening (issue 13) ---
+            api_keys_sha256=_key_hashes(text("FRAUD_API_KEYS_SHA256")),
+            expose_model_details=_flag("FRAUD_EXPOSE_MODEL_DETAILS", text),
         )
+
+
+# --- hardening (issue 13): parsing and checking the FRAUD_* values it adds ---
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, text: Callable[[str], str | None]) -> bool:
+    raw = (text(name) or "0").lower()
+    if raw not in _TRUE + _FALSE:
+        raise SettingsError(name, "expected 1 or 0 (true/false)")
+    return raw in _TRUE
+
+
+def _key_hashes(raw: str | None) -> tuple[str, ...]:
+    """Comma-separated sha256 hex digests; their values are never echoed (they are secrets' kin)."""
+    if raw is None:
+        return ()
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _check_endpoint(url: str | None) -> None:
+    """An S3 endpoint must be an http(s) URL with a host; boto3 would raise at client creation."""
+    if url is None:
+        return
+    parsed = urlsplit(url)
+    try:
+        parsed.port  # noqa: B018  (property access validates the port)
+    except ValueError:
+        raise SettingsError("FRAUD_S3_ENDPOINT_URL", "has an invalid port") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError(
+            "FRAUD_S3_ENDPOINT_URL", "expected an http:// or https:// URL with a host"
+        )
+
+
+def _check_hardening(s: Settings) -> None:
+    _check_endpoint(s.s3_endpoint_url)
+    for index, digest in enumerate(s.api_keys_sha256):
+        if not _SHA256.match(digest):
+            # The position, not the value: the value may be a key pasted in by mistake.
+            raise SettingsError(
+                "FRAUD_API_KEYS_SHA256",
+                f"entry {index + 1} is not a sha256 hex digest (64 lowercase hex digits; "
+                "put sha256(key), not the key, in this variable)",
+            )
 
 
 def _check(s: Settings) -> None:
@@ -183,3 +238,4 @@ def _check(s: Settings) -> None:
     _check_telemetry(s)  # --- telemetry (issue 15) ---
     if not s.api_base_path.startswith("/"):
         raise SettingsError("FRAUD_API_BASE_PATH", "must start with '/' (e.g. /prod)")
+    _check_hardening(s)

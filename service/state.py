@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from service.api.requests import RequestValidator
 from service.errors import Detail, ModelUnavailable
 from service.model import LoadedModel, ModelLoadFailure
+from service.rollout.models import Rollout
 from service.settings import Settings
+from service.v2.requests import InferValidator
 
 
 @dataclass
@@ -17,6 +19,10 @@ class ServiceState:
     settings: Settings
     model: LoadedModel | ModelLoadFailure
     validator: RequestValidator | None = field(default=None)
+    #: Shadow and A/B models beside the primary (issue 16); None: the primary alone.
+    rollout: Rollout | None = None
+    # --- Open Inference Protocol (issue 14): the model's V2 request validator, built once ---
+    infer_validator: InferValidator | None = field(default=None)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, LoadedModel) and self.validator is None:
@@ -25,16 +31,26 @@ class ServiceState:
                 self.model.metadata.type_values,
                 self.settings.max_batch,
             )
+        if isinstance(self.model, LoadedModel) and self.infer_validator is None:
+            self.infer_validator = InferValidator.for_model(self.model, self.settings.max_batch)
 
     @property
     def model_version(self) -> str | None:
         return self.model.version if isinstance(self.model, LoadedModel) else None
 
     def require_model(self) -> tuple[LoadedModel, RequestValidator]:
-        """The loaded model and its validator; raises ModelUnavailable (503) with the reason."""
+        """The loaded model and its validator; raises ModelUnavailable (503) saying what kind of
+        fault it is (the detailed reason was logged at load: it names buckets, keys and paths)."""
         if isinstance(self.model, LoadedModel) and self.validator is not None:
             return self.model, self.validator
-        reason = self.model.reason if isinstance(self.model, ModelLoadFailure) else "no model"
+        reason = self.unavailable_reason
         raise ModelUnavailable(
             f"model not loaded: {reason}", [Detail("model", reason)], {"Retry-After": "60"}
         )
+
+    @property
+    def unavailable_reason(self) -> str:
+        """Why no model is served, in public words (the kind of fault), e.g. for V2 probes."""
+        if isinstance(self.model, ModelLoadFailure):
+            return self.model.public_reason
+        return "model unavailable"

@@ -8,7 +8,6 @@ Deliberately broken variants exercise every load-time refusal of the service.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from service import schema
+from service.model.identity import content_version
 
 TYPE_WEIGHTS = {"CASH_IN": -3.0, "CASH_OUT": 0.5, "DEBIT": -2.0, "PAYMENT": -4.0, "TRANSFER": 1.5}
 NUMERIC_WEIGHTS = {
@@ -114,17 +114,34 @@ def build_model(
     )
     model.ir_version = 9
     onnx.checker.check_model(model)
-    version = hashlib.sha256(model.SerializeToString()).hexdigest()[:16]
-    props = default_metadata(tuple(inputs), version, threshold, feature_set)
+    props = default_metadata(tuple(inputs), "", threshold, feature_set)
+    del props["model_version"]  # derived from the content below, as fraud-convert does
+    forged = (metadata or {}).get("model_version", "")
     for key, value in (metadata or {}).items():
         if value is None:
             props.pop(key, None)
-        else:
+        elif key != "model_version":
             props[key] = value
     helper.set_model_props(model, props)
+    if metadata is None or "model_version" not in metadata:
+        stamp_version(model)
+    elif forged is not None:  # a test's own version: not derived from the bytes
+        model.metadata_props.add(key="model_version", value=forged)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, path)
     return path
+
+
+def stamp_version(model: onnx.ModelProto) -> str:
+    """Give ``model`` the content-derived ``model_version`` the service verifies at load
+    (service/model/identity.py), replacing any it has; returns it. Call it after every edit."""
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key != "model_version"]
+    del model.metadata_props[:]
+    for key, value in kept:
+        model.metadata_props.add(key=key, value=value)
+    version = content_version(model.SerializeToString())
+    model.metadata_props.add(key="model_version", value=version)
+    return version
 
 
 def default_metadata(
@@ -194,6 +211,11 @@ def broken_models(directory: Path) -> dict[str, tuple[Path, str]]:
         "label_disagrees": (
             build_model(d / "label.onnx", threshold=0.5, label_threshold=0.0),
             "label",
+        ),
+        # A version that is not derived from the bytes (issue 13): the identity is verified.
+        "forged_version": (
+            build_model(d / "forged.onnx", metadata={"model_version": "0123456789abcdef"}),
+            "does not match the model's content",
         ),
         "corrupt": (corrupt, "not a loadable ONNX model"),
         "truncated": (truncated, "not a loadable ONNX model"),

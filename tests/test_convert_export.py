@@ -19,6 +19,7 @@ from convert.errors import ArtifactsError, UnsupportedModelError
 from convert.export import add_head, build_graph, build_model, export_model
 from convert.graph import GraphBuilder
 from convert.parity import check_parity, make_session, onnx_feed
+from service.model.identity import verify_version
 from service.schema import MODEL_FORMAT, MODEL_INPUTS, TRANSACTION_TYPES, input_schema_json
 from train.features import FEATURE_SET_INPUTS, FEATURE_SETS
 
@@ -85,11 +86,13 @@ def test_metadata_round_trip(exported):
     assert versions["train"] == {"xgboost": "test", "scikit-learn": "test"}
     assert versions["export"]["onnxmltools"] == "1.16.0" and versions["export"]["xgboost"]
     assert datetime.fromisoformat(meta["created_at"]).tzinfo is not None
-    # model_version: the hash of the graph before metadata was added.
+    # model_version: the hash of the file's bytes without the model_version entry (issue 13).
     bare = onnx.load(path)
+    kept = {p.key: p.value for p in bare.metadata_props if p.key != "model_version"}
     del bare.metadata_props[:]
-    digest = hashlib.sha256(bare.SerializeToString(deterministic=True)).hexdigest()[:16]
-    assert meta["model_version"] == digest
+    onnx.helper.set_model_props(bare, kept)
+    digest = hashlib.sha256(bare.SerializeToString()).hexdigest()[:16]
+    assert meta["model_version"] == digest == verify_version(path.read_bytes())
 
 
 def test_model_version_is_deterministic_and_tracks_the_threshold(exported, tmp_path):

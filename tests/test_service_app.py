@@ -60,7 +60,10 @@ def client(settings: Settings, model: LoadedModel) -> TestClient:
 
 def error_fields(response: Any) -> dict[str, str]:
     body = response.json()
-    assert set(body) == {"error", "details"}
+    # Server faults (5xx) also carry the request id, to find their logged detail (issue 13).
+    assert set(body) == (
+        {"error", "details", "request_id"} if response.status_code >= 500 else {"error", "details"}
+    )
     assert isinstance(body["error"], str) and body["error"]
     return {d["field"]: d["problem"] for d in body["details"]}
 
@@ -292,14 +295,17 @@ def test_wrong_method_is_json_405(client: TestClient) -> None:
 # --- no model, genuine bugs --------------------------------------------------------------------
 
 
-def test_without_a_model_every_model_route_is_503_with_the_reason(settings: Settings) -> None:
+def test_without_a_model_every_model_route_is_503_with_the_kind(settings: Settings) -> None:
     failure = ModelLoadFailure(reason="model object s3://b/k not found in S3")
     client = TestClient(create_app(settings, failure))
     for method, path in (("POST", "/predict"), ("GET", "/health"), ("GET", "/model")):
         response = client.request(method, path, json=TX)
         assert response.status_code == 503, path
-        assert "not found in S3" in response.json()["error"]
-        assert error_fields(response) == {"model": failure.reason}
+        # The kind of fault and the request id; the bucket and key stay in the log (issue 13).
+        assert response.json()["error"] == "model not loaded: model unavailable"
+        assert "s3://" not in response.text and "not found" not in response.text
+        assert error_fields(response) == {"model": "model unavailable"}
+        assert response.json()["request_id"] == response.headers["x-request-id"]
         assert response.headers["retry-after"] == "60"
     # Documentation still works, so the operator can see what the service expects.
     assert client.get("/openapi.json").status_code == 200
@@ -320,7 +326,11 @@ def test_a_genuine_bug_is_a_logged_json_500(
     with caplog.at_level(logging.INFO, logger="fraudlite.request"):
         response = client.post("/predict", json=TX)
     assert response.status_code == 500
-    assert response.json() == {"error": "internal error: the failure was logged", "details": []}
+    assert response.json() == {
+        "error": "internal error: the failure was logged",
+        "details": [],
+        "request_id": response.headers["x-request-id"],
+    }
     errors = [r for r in caplog.records if r.exc_info]
     assert len(errors) == 1
     lines = [r.fields for r in caplog.records if getattr(r, "fields", {}).get("event")]

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import pytest
 from fitted_artifacts import make_artifacts, paysim_like_frame
+from service_model import stamp_version
 from starlette.testclient import TestClient
 
 from client.api import FraudApiClient
@@ -274,6 +275,7 @@ def _with_metadata(source: Path, target: Path, **changes: str | None) -> Path:
         props.pop(key, None)
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
+    stamp_version(proto)  # a consistent identity: the refusal must come from the change itself
     onnx.save(proto, target)
     return target
 

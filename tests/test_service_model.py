@@ -15,6 +15,7 @@ from service_model import (
     columns_of,
     direct_scores,
     example_rows,
+    stamp_version,
 )
 
 from service import schema
@@ -48,7 +49,10 @@ def test_loads_a_contract_model_and_reads_its_metadata(full_model: Path) -> None
     assert info["input_schema"] == schema.input_schema()
     assert info["metrics"]["pr_auc"] == 0.9
     assert info["created_at"] == "2024-01-01T00:00:00Z"
-    assert len(info["sha256"]) == 64
+    # The file's hash, source and library versions only when asked (FRAUD_EXPOSE_MODEL_DETAILS).
+    assert not {"sha256", "source", "versions"} & set(info)
+    detailed = model.describe(expose_details=True)
+    assert len(detailed["sha256"]) == 64 and detailed["source"] == str(full_model)
 
 
 def test_scores_equal_onnxruntime_direct_output(full_model: Path) -> None:
@@ -97,6 +101,7 @@ def test_extra_outputs_are_allowed_and_reported(model_dir: Path) -> None:
     proto.graph.output.append(
         helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N"])
     )
+    stamp_version(proto)  # the edited graph is a new model with its own verified version
     onnx.save(proto, path)
     model = _load(path)
     assert isinstance(model, LoadedModel)
@@ -114,9 +119,9 @@ def test_broken_models_are_refused_with_a_reason(
             result = _load(path)
         assert isinstance(result, ModelLoadFailure), name
         assert needle in result.reason, (name, result.reason)
-        assert [r.getMessage() for r in caplog.records] == [f"model not loaded: {result.reason}"], (
-            name
-        )
+        assert [r.getMessage() for r in caplog.records] == [
+            f"model not loaded: {result.kind}: {result.reason}"
+        ], name
 
 
 @pytest.mark.parametrize(

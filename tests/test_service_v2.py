@@ -461,7 +461,7 @@ def test_without_a_model(no_model: TestClient) -> None:
     ready = no_model.get("/v2/health/ready")
     assert ready.status_code == 400
     assert ready.json() == {"ready": False, "error": ready.json()["error"]}
-    assert "not found in S3" in ready.json()["error"]
+    assert ready.json()["error"] == "model not loaded: model unavailable"  # no bucket or key
     model_ready = no_model.get("/v2/models/fraudlite/ready")
     assert model_ready.status_code == 400 and model_ready.json()["ready"] is False
     # Metadata and inference: 503 with the reason and Retry-After, like /predict.
@@ -469,7 +469,7 @@ def test_without_a_model(no_model: TestClient) -> None:
         no_model.get("/v2/models/fraudlite"),
         no_model.post(INFER, json=request(example_rows(1))),
     ):
-        assert "not found in S3" in error_of(response, 503)
+        assert error_of(response, 503) == "model not loaded: model unavailable"
         assert response.headers["retry-after"] == "60"
     # An unknown model is still unknown.
     error_of(no_model.get("/v2/models/other/ready"), 404)

@@ -18,6 +18,8 @@ from service.api.explain import explanation_entries
 from service.api.requests import ParsedRequest
 from service.httpio import json_response, read_json_body
 from service.model import LoadedModel
+from service.rollout.ab import answer_ab
+from service.rollout.shadow import observe_shadow
 from service.state import ServiceState
 from service.telemetry.request_log import record_decisions, request_log
 
@@ -97,19 +99,37 @@ def api_routes(state: ServiceState) -> list[Route]:
         model, validator = state.require_model()
         body = await read_json_body(request, state.settings.max_body_bytes)
         parsed = validator.parse(body)
-        return json_response(prediction_body(model, parsed, *score_request(model, parsed, request)))
+        # --- model rollout (issue 16): A/B arms; a shadow never changes the answer ---
+        rollout = state.rollout
+        if rollout is not None and rollout.splits:
+            return json_response(answer_ab(rollout, model, parsed, body, request))
+        scored = score_request(model, parsed, request)
+        if rollout is not None:
+            observe_shadow(rollout, parsed, body, request, scored[0], scored[1])
+        return json_response(prediction_body(model, parsed, *scored))
 
     async def health(request: Request) -> Response:
         model, _ = state.require_model()
+        if state.rollout is not None:  # every model's status (issue 16)
+            return json_response(
+                {
+                    "status": "ok",
+                    "model_version": model.version,
+                    "models": state.rollout.describe(model),
+                }
+            )
         return json_response({"status": "ok", "model_version": model.version})
 
     async def model_info(request: Request) -> Response:
         model, _ = state.require_model()
         return json_response(
             {
-                **model.describe(),
+                # Hashes, sources and library versions only when FRAUD_EXPOSE_MODEL_DETAILS=1.
+                **model.describe(expose_details=state.settings.expose_model_details),
                 "max_batch": state.settings.max_batch,
                 "max_body_bytes": state.settings.max_body_bytes,
+                # every loaded model with its role and version (issue 16)
+                **({"models": state.rollout.describe(model)} if state.rollout else {}),
             }
         )
 

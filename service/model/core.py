@@ -17,17 +17,29 @@ import numpy as np
 import onnxruntime as ort
 
 from service import schema
-from service.model.errors import NotExplainable, ScoringError
+from service.model.errors import FaultKind, NotExplainable, ScoringError
 from service.model.explanation import ExplanationSpec
 from service.model.metadata import ModelMetadata
 
 
 @dataclass(frozen=True)
 class ModelLoadFailure:
-    """Why no model is being served; ``reason`` goes into 503 answers and one log line."""
+    """Why no model is being served.
+
+    ``reason`` (with the bucket, key, path or hash involved) goes to one log line only; clients
+    are told :attr:`public_reason`: the ``kind`` of fault, and for a configuration error the
+    variable to fix (``variable``), never its value.
+    """
 
     reason: str
     source: str | None = None
+    kind: FaultKind = FaultKind.MODEL_UNAVAILABLE
+    variable: str | None = None
+
+    @property
+    def public_reason(self) -> str:
+        """What a 503 answer may say: the kind of fault (and the FRAUD_* variable at fault)."""
+        return f"{self.kind}: {self.variable}" if self.variable else str(self.kind)
 
 
 @dataclass
@@ -88,13 +100,23 @@ class LoadedModel:
             )
         return probabilities, probabilities >= np.float32(self.threshold)
 
-    def describe(self) -> dict[str, Any]:
-        """The model's metadata as served by GET /model."""
+    def describe(self, expose_details: bool = False) -> dict[str, Any]:
+        """The model's metadata as served by GET /model.
+
+        The file's sha256, where it came from and the export's library versions are included
+        only with ``expose_details`` (FRAUD_EXPOSE_MODEL_DETAILS=1): they help an attacker more
+        than a client.
+        """
         m = self.metadata
+        private: dict[str, Any] = (
+            {"sha256": self.sha256, "source": self.source, "versions": m.versions}
+            if expose_details
+            else {}
+        )
         return {
             "model_version": m.model_version,
             "format": m.format,
-            "sha256": self.sha256,
+            **private,
             "feature_set": m.feature_set,
             "feature_names": list(m.feature_names),
             "inputs": [{"name": i.name, "type": i.type} for i in m.inputs],
@@ -104,7 +126,6 @@ class LoadedModel:
             "threshold_source": self.threshold_source,
             "model_threshold": m.threshold,
             "metrics": m.metrics,
-            "versions": m.versions,
             "created_at": m.created_at,
             "extra_outputs": list(self.extra_outputs),
             "explanations": self.explanation.describe() if self.explanation else None,

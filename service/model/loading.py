@@ -1,7 +1,8 @@
-"""Open a model: fetch its bytes, start a session, check it against its metadata, warm it up.
+"""Open a model: fetch its bytes, start a session, check it against its metadata, verify its
+identity (service/model/identity.py), warm it up.
 
 :func:`load_model` never raises: it returns a :class:`LoadedModel` or a :class:`ModelLoadFailure`
-carrying the reason, so the app can answer 503 with that reason instead of crash-looping.
+carrying the kind of fault and the reason, so the app answers 503 instead of crash-looping.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import onnxruntime as ort
 
 from service import schema
 from service.model.core import LoadedModel, ModelLoadFailure
-from service.model.errors import ModelLoadError
+from service.model.errors import FaultKind, ModelLoadError
 from service.model.explanation import ExplanationSpec, check_explained_warm_up
+from service.model.identity import verify_version
 from service.model.metadata import ModelMetadata, parse_metadata
 from service.model.store import FetchedModel, fetch_model
 from service.settings import Settings
@@ -61,6 +63,9 @@ def open_model(fetched: FetchedModel, settings: Settings) -> LoadedModel:
     props = session.get_modelmeta().custom_metadata_map
     metadata = parse_metadata(props)
     extra_outputs = _check_session(session, metadata)
+    # The identity the model claims must be the one its bytes give (a forged version: refused).
+    if verify_version(fetched.data) != metadata.model_version:
+        raise ModelLoadError("model_version in the session's metadata differs from the file's")
     threshold = settings.threshold if settings.threshold is not None else metadata.threshold
     model = LoadedModel(
         session=session,
@@ -81,8 +86,14 @@ def load_model(settings: Settings) -> LoadedModel | ModelLoadFailure:
     try:
         model = open_model(fetch_model(settings), settings)
     except ModelLoadError as exc:
-        log.error("model not loaded: %s", exc.reason)
-        return ModelLoadFailure(reason=exc.reason, source=settings.model_uri)
+        log.error("model not loaded: %s: %s", exc.kind, exc.reason)
+        return ModelLoadFailure(reason=exc.reason, source=settings.model_uri, kind=exc.kind)
+    except Exception as exc:  # anything unforeseen must still end as a 503, not a failed init
+        reason = f"unexpected {type(exc).__name__} while loading the model: {exc}"
+        log.exception("model not loaded: %s", reason)
+        return ModelLoadFailure(
+            reason=reason, source=settings.model_uri, kind=FaultKind.MODEL_UNAVAILABLE
+        )
     log.info(
         "model %s loaded from %s (threshold %s from %s)",
         model.version,

@@ -187,7 +187,7 @@ class RequestLogMiddleware:
             # A genuine bug (client mistakes are typed errors handled inside the app).
             self.log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
             if not response_started:
-                await _send_internal_error(send_with_id)
+                await _send_internal_error(send_with_id, request_id)
             status = 500
         finally:
             self._write(scope, record, status, started)
@@ -239,9 +239,10 @@ class RequestLogMiddleware:
             self.log.exception("telemetry failed", extra={"fields": {"event": "telemetry_error"}})
 
 
-async def _send_internal_error(send: Send) -> None:
+async def _send_internal_error(send: Send, request_id: str) -> None:
+    # The request id lets a client point at the logged failure (issue 13: kind + id only).
     error = InternalError("internal error: the failure was logged")
-    body = json.dumps(error.body()).encode()
+    body = json.dumps({**error.body(), "request_id": request_id}).encode()
     await send(
         {
             "type": "http.response.start",

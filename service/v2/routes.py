@@ -24,12 +24,11 @@ from starlette.routing import Route
 from service import schema
 from service.errors import Detail, NotFound, ServiceError, UnsupportedMediaType
 from service.httpio import check_json_content_type, json_response, read_body
-from service.model import LoadedModel, ModelLoadFailure
-from service.model.explanation import OUTPUT_CONTRIBUTIONS
+from service.model import LoadedModel
 from service.state import ServiceState
 from service.telemetry.request_log import record_decisions, request_log
 from service.v2 import binary
-from service.v2.requests import InferRequest, InferValidator
+from service.v2.requests import CONTRIBUTIONS, InferRequest, served_outputs
 
 #: The name the model is served under.
 MODEL_NAME: Final = "fraudlite"
@@ -42,11 +41,6 @@ EXTENSIONS: Final = ("binary_tensor_data",)
 PLATFORM: Final = "onnxruntime_onnx"
 #: Status of a health probe answering false: the protocol says 4xx (Triton answers 400).
 NOT_READY: Final = 400
-#: Outputs an inference returns when the request names none, in this order.
-OUTPUTS: Final = (schema.OUTPUT_PROBABILITY, schema.OUTPUT_LABEL)
-#: Per-feature log-odds [N, F+1] of models exported with explanations; only when requested,
-#: since computing them costs a second tree ensemble (docs/explanations.md).
-CONTRIBUTIONS: Final = OUTPUT_CONTRIBUTIONS
 #: V2 datatype of each ONNX tensor type the model may declare.
 DATATYPES: Final = {
     "tensor(float)": "FP32",
@@ -64,11 +58,6 @@ def tensor_metadata(name: str, onnx_type: str, shape: list[Any] | None) -> dict[
     """A protocol ``$metadata_tensor``: symbolic (dynamic) dimensions become -1."""
     dims = [d if isinstance(d, int) and d >= 0 else -1 for d in (shape or [None])]
     return {"name": name, "datatype": DATATYPES.get(onnx_type, onnx_type), "shape": dims}
-
-
-def served_outputs(model: LoadedModel) -> tuple[str, ...]:
-    """The outputs a request may select: ``contributions`` too when the model has them."""
-    return OUTPUTS + ((CONTRIBUTIONS,) if model.explanation is not None else ())
 
 
 def model_metadata(model: LoadedModel) -> dict[str, Any]:
@@ -205,21 +194,9 @@ def _bounded(text: str) -> str:
 def v2_routes(state: ServiceState) -> list[Route]:
     """The protocol's routes, bound to ``state``."""
     model = state.model if isinstance(state.model, LoadedModel) else None
-    validator = (
-        InferValidator(
-            model.metadata.inputs,
-            model.metadata.type_values,
-            state.settings.max_batch,
-            served_outputs(model),
-            default_outputs=OUTPUTS,
-        )
-        if model is not None
-        else None
-    )
 
     def not_loaded() -> str:
-        reason = state.model.reason if isinstance(state.model, ModelLoadFailure) else "no model"
-        return f"model not loaded: {reason}"
+        return f"model not loaded: {state.unavailable_reason}"
 
     def check_name(request: Request) -> None:
         name = request.path_params["model"]
@@ -273,7 +250,8 @@ def v2_routes(state: ServiceState) -> list[Route]:
     @protocol_errors
     async def infer(request: Request) -> Response:
         loaded = loaded_model(request)
-        assert validator is not None  # built whenever a model is loaded
+        validator = state.infer_validator
+        assert validator is not None  # built with the model (service/state.py)
         body, header_length = await read_infer_body(request, state.settings.max_body_bytes)
         parsed = validator.parse(body, header_length)
         scored = score_infer(loaded, parsed, request)
