@@ -6,10 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from train.calibration import CORRECTIONS
 from train.features import FEATURE_SETS
+from train.folds import FoldError
 from train.run import EvalSet, TrainConfig, train_model
 from train.search import SCORINGS
 from train.split import SplitError
+from train.threshold import DEFAULT_CONFIDENCE, PolicyError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,13 +63,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation-size",
         type=float,
         default=0.2,
-        help="share of the remaining rows used to choose the threshold",
+        help="step split: where the earlier rows are cut for the split's description only; "
+        "the threshold now comes from out-of-fold scores over all rows before the test part",
     )
     p.add_argument(
         "--target-recall",
         type=float,
         default=0.95,
-        help="recall the threshold must reach on the validation part",
+        help="recall the threshold promises (shorthand for --threshold-policy recall:R)",
+    )
+    # --- threshold policy and probability correction (issue 21) ---
+    p.add_argument(
+        "--threshold-policy",
+        default=None,
+        metavar="POLICY",
+        help="recall:R (recall lower bound >= R), precision:P (precision lower bound >= P) or "
+        "cost:FN_COST,FP_COST (least expected cost); default recall:<--target-recall>",
+    )
+    p.add_argument(
+        "--confidence",
+        type=float,
+        default=DEFAULT_CONFIDENCE,
+        help="confidence of the exact binomial lower bound a recall/precision policy must meet",
+    )
+    p.add_argument(
+        "--cost-per-amount",
+        action="store_true",
+        help="cost policy: a missed fraud costs FN_COST x its amount; false alarms stay FP_COST",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=4,
+        help="out-of-fold folds for the threshold (forward-chaining over steps for a step split)",
+    )
+    p.add_argument(
+        "--correction",
+        choices=CORRECTIONS,
+        default="prior",
+        help="how probabilities are corrected to the served population: prior = log-odds "
+        "shift for SMOTE/class weights and --legit-weight folded into base_score; weights = "
+        "class weights in training (docs/calibration.md compares them)",
     )
     p.add_argument(
         "--eval-data",
@@ -91,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--legit-weight",
         type=float,
         default=1.0,
-        help="weight of legitimate rows in the test figures (e.g. 24.3 for the real PaySim "
-        "sample, to estimate full-file precision)",
+        help="the data keeps one legitimate row in W of the population served (e.g. 24.3 for "
+        "the real PaySim sample): probabilities are corrected to that population, and the "
+        "threshold, test figures and calibration weight legitimate rows by W",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2, help="XGBoost threads")
@@ -120,8 +158,17 @@ def main(argv: list[str] | None = None) -> int:
         n_jobs=args.n_jobs,
         legit_weight=args.legit_weight,
         compare_feature_sets=args.compare_features,
+        threshold_policy=args.threshold_policy,
+        confidence=args.confidence,
+        cost_per_amount=args.cost_per_amount,
+        folds=args.folds,
+        correction=args.correction,
     )
+    if args.legit_weight <= 0:
+        print("error: --legit-weight must be > 0", file=sys.stderr)
+        return 2
     try:
+        config.policy()  # a bad --threshold-policy fails before the data is loaded
         loaded = load_transactions(args.data, seed=args.seed, progress=True)
         extra = tuple(
             EvalSet(src, load_transactions(src, seed=args.seed).frame, args.eval_legit_weight)
@@ -129,18 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         data_info = {"source": loaded.source, "sha256": loaded.sha256, "rows": len(loaded.frame)}
         metrics = train_model(loaded.frame, config, data_info, extra)
-    except (DataError, SplitError, ValueError) as exc:
+    except (DataError, SplitError, FoldError, PolicyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     test = metrics["test"]
+    iv = test["intervals"]
     print(
         f"test PR-AUC {test['pr_auc']:.4f}  ROC-AUC {test['roc_auc']:.4f}  "
-        f"precision {test['precision']:.4f}  recall {test['recall']:.4f}  "
-        f"at threshold {metrics['threshold']:.6f}"
+        f"precision {test['precision']:.4f} [{iv['precision'][0]:.4f}, {iv['precision'][1]:.4f}]  "
+        f"recall {test['recall']:.4f} [{iv['recall'][0]:.4f}, {iv['recall'][1]:.4f}]  "
+        f"at threshold {metrics['threshold']:.6f} ({metrics['threshold_policy']['policy']})"
     )
     print(
         f"artifacts written to {config.out}/ (pipeline.joblib, xgb_model.json, metrics.json, "
-        "pr_curve.png, report.md)"
+        "pr_curve.png, reliability.png, report.md)"
     )
     return 0
 

@@ -70,3 +70,27 @@ def stratified_folds(y: np.ndarray, n_folds: int = 4, seed: int = 0) -> list[Fol
         raise FoldError(f"stratified folds need at least 2 folds, got {n_folds}")
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return [Fold(tr, te) for tr, te in splitter.split(np.zeros(len(y)), np.asarray(y))]
+
+
+def fit_folds(
+    kind: str, steps: np.ndarray, y: np.ndarray, n_folds: int = 4, seed: int = 0
+) -> list[Fold]:
+    """The folds for a ``kind`` ("step" or "random") split: up to ``n_folds`` of them.
+
+    Small data may not hold enough frauds (or distinct fraud steps) for ``n_folds``; fewer folds
+    are used then, down to one (two for stratified folds), and FoldError only when even that
+    fails. The folds actually used are recorded in metrics.json.
+    """
+    make = (
+        (lambda n: forward_chaining_folds(steps, y, n))
+        if kind == "step"
+        else (lambda n: stratified_folds(y, n, seed))
+    )
+    floor = 1 if kind == "step" else 2
+    for n in range(n_folds, floor - 1, -1):
+        try:
+            return make(n)
+        except FoldError:
+            if n == floor:
+                raise
+    raise FoldError(f"need at least {floor} folds, got {n_folds}")

@@ -13,9 +13,19 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from train.evaluate import choose_threshold, evaluate, precision_at_recall
+from train.calibration import (
+    RELIABILITY_FILE,
+    Correction,
+    balancing_weight,
+    calibration_summary,
+    plot_reliability,
+)
+from train.evaluate import evaluate, precision_at_recall
 from train.explain_report import PLOT_FILE, global_contributions
 from train.features import FEATURE_SETS
+from train.folds import fit_folds
+from train.intervals import decision_intervals
+from train.out_of_fold import OutOfFold, correct, out_of_fold_scores, smote_ratio_of
 from train.pipeline import (
     Sampler,
     build_training_pipeline,
@@ -26,6 +36,14 @@ from train.pipeline import (
 from train.report import plot_pr_curve, render_report, write_metrics
 from train.search import run_search
 from train.split import Split, SplitKind, split_rows
+from train.threshold import (
+    DEFAULT_CONFIDENCE,
+    ThresholdChoice,
+    ThresholdPolicy,
+    choose,
+    expected_cost,
+    parse_policy,
+)
 from train.versions import package_versions
 
 VERSIONED = ("numpy", "pandas", "scikit-learn", "imbalanced-learn", "xgboost", "xgboost-cpu")
@@ -58,6 +76,20 @@ class TrainConfig:
     n_jobs: int = 2
     legit_weight: float = 1.0
     compare_feature_sets: bool = False
+    # --- threshold policy and probability correction (issue 21) ---
+    threshold_policy: str | None = None  # None: recall:<target_recall>
+    confidence: float = DEFAULT_CONFIDENCE
+    cost_per_amount: bool = False
+    folds: int = 4
+    correction: Correction = "prior"
+
+    def policy(self) -> ThresholdPolicy:
+        """The threshold policy this run applies (``--threshold-policy``, else the recall one)."""
+        return parse_policy(
+            self.threshold_policy or f"recall:{self.target_recall}",
+            confidence=self.confidence,
+            per_amount=self.cost_per_amount,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +109,9 @@ class Fitted:
     model: Pipeline
     threshold: float
     search: Any
-    validation_proba: np.ndarray
+    out_of_fold: OutOfFold
+    choice: ThresholdChoice
+    log_odds_shift: float
     test_proba: np.ndarray
     search_seconds: float
 
@@ -103,8 +137,15 @@ def fit_feature_set(
     feature_set: str,
     stream: TextIO,
 ) -> Fitted:
-    """Search on the train part, choose the threshold on the validation part, score the test."""
-    X_train, y_train = X.iloc[split.train], y.iloc[split.train]
+    """Search on every row before the test part, choose the threshold on out-of-fold scores.
+
+    The tuned pipeline is refitted per fold (train/folds.py: forward-chaining for a step split),
+    every fitted model is corrected to the served population (train/calibration.py), and the
+    threshold policy is applied to the out-of-fold scores; the final model then scores the test.
+    """
+    # The validation slice is no longer set aside: the folds cover it (issue 21).
+    fit_rows = np.concatenate([split.train, split.validation])
+    X_train, y_train = X.iloc[fit_rows], y.iloc[fit_rows]
     imbalance = float((y_train == 0).sum() / max(int(y_train.sum()), 1))
     print(f"[train] feature set {feature_set}", file=stream, flush=True)
     pipeline = build_training_pipeline(
@@ -117,12 +158,21 @@ def fit_feature_set(
         seed=config.seed,
         n_jobs=config.n_jobs,
     )
+    space = param_distributions(config.sampler, imbalance)
+    if config.correction == "weights":
+        # Weights in training: the class balance the booster sees is the served population's.
+        space.pop("model__scale_pos_weight", None)
+        pipeline.set_params(
+            model__scale_pos_weight=balancing_weight(
+                y_train.to_numpy(), smote_ratio_of(pipeline), config.legit_weight
+            )
+        )
     started = time.perf_counter()
     search = run_search(
         pipeline,
         X_train,
         y_train,
-        param_distributions(config.sampler, imbalance),
+        space,
         n_iter=config.n_iter,
         cv=config.cv,
         scoring=config.scoring,
@@ -130,13 +180,39 @@ def fit_feature_set(
         stream=stream,
     )
     seconds = time.perf_counter() - started
-    model = inference_pipeline(search.best_estimator_)
-    val_proba = model.predict_proba(X.iloc[split.validation])[:, 1]
-    threshold = choose_threshold(
-        y.iloc[split.validation].to_numpy(), val_proba, config.target_recall
+    labels = y_train.to_numpy()
+    folds = fit_folds(config.split, X_train["step"].to_numpy(), labels, config.folds, config.seed)
+    oof = out_of_fold_scores(
+        search.best_estimator_,
+        X_train,
+        labels,
+        folds,
+        correction=config.correction,
+        legit_weight=config.legit_weight,
+        stream=stream,
     )
+    policy = config.policy()
+    choice = choose(
+        policy,
+        labels[oof.rows],
+        oof.scores,
+        config.legit_weight,
+        X_train["amount"].to_numpy()[oof.rows],
+    )
+    if not choice.met:
+        print(
+            f"[threshold] warning: no threshold keeps {policy.spec} at confidence "
+            f"{policy.confidence} on {choice.figures['fraud']} out-of-fold frauds; "
+            "the point estimate was used",
+            file=stream,
+            flush=True,
+        )
+    shift = correct(search.best_estimator_, labels, config.legit_weight)
+    model = inference_pipeline(search.best_estimator_)
     test_proba = model.predict_proba(X.iloc[split.test])[:, 1]
-    return Fitted(feature_set, model, threshold, search, val_proba, test_proba, seconds)
+    return Fitted(
+        feature_set, model, choice.threshold, search, oof, choice, shift, test_proba, seconds
+    )
 
 
 def _summary(fitted: Fitted, test_y: np.ndarray, config: TrainConfig) -> dict[str, Any]:
@@ -176,15 +252,15 @@ def train_model(
     # One copy without the labels, shared by every feature set and the report.
     X, y = _features_and_labels(frame)
     print(
-        f"[train] {len(frame):,} rows; train {split.train.size:,} / validation "
-        f"{split.validation.size:,} / test {split.test.size:,} ({config.split} split)",
+        f"[train] {len(frame):,} rows; fit {split.train.size + split.validation.size:,} "
+        f"(tuning, out-of-fold threshold) / test {split.test.size:,} ({config.split} split)",
         file=stream,
         flush=True,
     )
     fitted = fit_feature_set(X, y, split, config, config.feature_set, stream)
     model, threshold = fitted.model, fitted.threshold
     test_y = y.iloc[split.test].to_numpy()
-    val_y = y.iloc[split.validation].to_numpy()
+    policy = config.policy()
 
     joblib.dump(model, config.out / "pipeline.joblib")
     model.named_steps["model"].get_booster().save_model(str(config.out / "xgb_model.json"))
@@ -192,18 +268,34 @@ def train_model(
     explanations = global_contributions(
         model, X.iloc[split.test], config.out / PLOT_FILE, seed=config.seed, stream=stream
     )
+    test_amounts = X["amount"].to_numpy()[split.test]
+    test = held_out_figures(
+        test_y, fitted.test_proba, threshold, config.legit_weight, policy, test_amounts
+    )
+    plot_reliability(
+        config.out / RELIABILITY_FILE,
+        test_y,
+        fitted.test_proba,
+        _weights(test_y, config.legit_weight),
+        "fraudlite: reliability on held-out data"
+        + (f" (legit x{config.legit_weight:g})" if config.legit_weight != 1 else ""),
+    )
 
     search = fitted.search
     metrics: dict[str, Any] = {
         "feature_set": config.feature_set,
         "feature_names": list(FEATURE_SETS[config.feature_set]),
         "threshold": threshold,
-        "target_recall": config.target_recall,
+        "target_recall": policy.target if policy.kind == "recall" else config.target_recall,
         "legit_weight": config.legit_weight,
-        "test": evaluate(
-            test_y, fitted.test_proba, threshold, _weights(test_y, config.legit_weight)
-        ),
-        "validation": evaluate(val_y, fitted.validation_proba, threshold),
+        "threshold_policy": threshold_policy_record(fitted, config),
+        "probability": {
+            "correction": config.correction,
+            "legit_weight": config.legit_weight,
+            "log_odds_shift": fitted.log_odds_shift,
+        },
+        "out_of_fold": {**fitted.choice.figures, "folds": fitted.out_of_fold.folds},
+        "test": test,
         "rows": split.describe(y),
         "data": data_info,
         "params": {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
@@ -229,7 +321,9 @@ def train_model(
         ex_X, ex_y = _features_and_labels(extra.frame)
         labels = ex_y.to_numpy()
         proba = model.predict_proba(ex_X)[:, 1]
-        result = evaluate(labels, proba, threshold, _weights(labels, extra.legit_weight))
+        result = held_out_figures(
+            labels, proba, threshold, extra.legit_weight, policy, ex_X["amount"].to_numpy()
+        )
         metrics.setdefault("external", {})[extra.name] = {
             **result,
             "legit_weight": extra.legit_weight,
@@ -238,6 +332,45 @@ def train_model(
     write_metrics(config.out / "metrics.json", metrics)
     (config.out / "report.md").write_text(render_report(metrics))
     return metrics
+
+
+def held_out_figures(
+    labels: np.ndarray,
+    proba: np.ndarray,
+    threshold: float,
+    legit_weight: float,
+    policy: ThresholdPolicy,
+    amounts: np.ndarray,
+) -> dict[str, Any]:
+    """Figures on labelled rows the model never saw: decisions with exact intervals, calibration.
+
+    Legitimate rows count ``legit_weight`` times in precision, calibration and cost.
+    """
+    weights = _weights(labels, legit_weight)
+    result = evaluate(labels, proba, threshold, weights)
+    cm = result["confusion_matrix"]
+    result["intervals"] = decision_intervals(cm["tp"], cm["fp"], cm["fn"], legit_weight)
+    result["calibration"] = calibration_summary(labels, proba, weights)
+    if policy.kind == "cost":
+        result["expected_cost"] = expected_cost(
+            policy, labels, proba, threshold, legit_weight, amounts
+        )
+    return result
+
+
+def threshold_policy_record(fitted: Fitted, config: TrainConfig) -> dict[str, Any]:
+    """The policy as written to metrics.json and, by convert/, into the model metadata."""
+    return {
+        **config.policy().describe(),
+        "met": fitted.choice.met,
+        "chosen_on": (
+            f"out-of-fold scores, {len(fitted.out_of_fold.folds)} "
+            + ("forward-chaining" if config.split == "step" else "stratified")
+            + " folds"
+        ),
+        "legit_weight": config.legit_weight,
+        "probability_correction": config.correction,
+    }
 
 
 def _plain(value: Any) -> Any:
