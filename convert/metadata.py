@@ -117,6 +117,12 @@ def build_metadata(
             {"train": artifacts.metrics.get("versions"), "export": export_versions()}
         ),
         "created_at": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        # --- threshold policy (issue 21): how the threshold was chosen; absent before it ---
+        **(
+            {"threshold_policy": dumps(artifacts.metrics["threshold_policy"])}
+            if "threshold_policy" in artifacts.metrics
+            else {}
+        ),
         **extra,
     }
 
