@@ -125,6 +125,7 @@ class LoadedModel:
             "threshold": self.threshold,
             "threshold_source": self.threshold_source,
             "model_threshold": m.threshold,
+            "threshold_policy": m.threshold_policy,  # how model_threshold was chosen (issue 21)
             "metrics": m.metrics,
             "created_at": m.created_at,
             "extra_outputs": list(self.extra_outputs),

@@ -52,6 +52,8 @@ class ModelMetadata:
     metrics: dict[str, Any]
     versions: dict[str, Any]
     created_at: str
+    # --- threshold policy (issue 21): how the threshold was chosen; None in older models ---
+    threshold_policy: dict[str, Any] | None = None
 
 
 def parse_metadata(props: Mapping[str, str]) -> ModelMetadata:
@@ -91,6 +93,9 @@ def parse_metadata(props: Mapping[str, str]) -> ModelMetadata:
         metrics=_json(props, "metrics", dict),
         versions=_json(props, "versions", dict),
         created_at=props["created_at"],
+        threshold_policy=(
+            _json(props, "threshold_policy", dict) if "threshold_policy" in props else None
+        ),
     )
 
 
