@@ -19,6 +19,8 @@ from service.httpio import json_response
 from service.model import LoadedModel, ModelLoadFailure
 from service.model.errors import NotExplainable, ScoringError
 from service.monitoring.decisions import with_drift_bins
+from service.rollout.models import Rollout
+from service.rollout.routes import rollout_routes
 from service.settings import Settings
 from service.state import ServiceState
 from service.telemetry.request_log import REQUEST_LOGGER, RequestLogMiddleware, request_log
@@ -30,6 +32,7 @@ def create_app(
     settings: Settings,
     model: LoadedModel | ModelLoadFailure,
     telemetry: Telemetry | None = None,
+    rollout: Rollout | None = None,
 ) -> Starlette:
     """Build the service for ``model``, a loaded model or the failure that explains its absence.
 
@@ -39,14 +42,21 @@ def create_app(
     Without a model every model-dependent route answers 503 with the failure's reason, so a
     bad deployment is visible from outside rather than a crash loop.
     """
-    state = ServiceState(settings=settings, model=model)
+    # ``rollout``: shadow and A/B models (service/rollout/models.py load_rollout; issue 16).
+    state = ServiceState(settings=settings, model=model, rollout=rollout)
     # --- telemetry (issue 15): counts this start (and a failed model load) once ---
     telemetry = telemetry or Telemetry()
     telemetry.metrics.startup(model_loaded=isinstance(model, LoadedModel))
     # --- drift monitoring (issue 17): reference-bin indices in the decision log ---
     telemetry = with_drift_bins(telemetry, model)
     app = Starlette(
-        routes=[*api_routes(state), *docs_routes(state), *v2_routes(state), *telemetry.routes],
+        routes=[
+            *api_routes(state),
+            *docs_routes(state),
+            *v2_routes(state),
+            *telemetry.routes,
+            *rollout_routes(state),  # GET /model/golden (issue 16)
+        ],
         middleware=[
             Middleware(
                 RequestLogMiddleware, model_version=state.model_version, telemetry=telemetry

@@ -108,6 +108,14 @@ class Settings:
     s3_endpoint_url: str | None = None
     model_cache_dir: str = DEFAULT_CACHE_DIR
     api_base_path: str = "/"
+    # --- model rollout (issue 16): a shadow model and an A/B arm beside the primary ---
+    #: Scored on every transaction beside the primary; never changes an answer (docs/rollout.md).
+    shadow_model_uri: str | None = None
+    shadow_model_sha256: str | None = None
+    #: Decides the share ``ab_share`` of transactions, chosen by a hash of transaction_id.
+    ab_model_uri: str | None = None
+    ab_model_sha256: str | None = None
+    ab_share: float | None = None
     # --- hardening (issue 13): API keys for fraud-serve, model details on /model ---
     #: sha256 hex digests of accepted X-API-Key values; empty: no key needed (service/auth.py).
     api_keys_sha256: tuple[str, ...] = ()
@@ -162,6 +170,7 @@ class Settings:
             s3_endpoint_url=text("FRAUD_S3_ENDPOINT_URL"),
             model_cache_dir=text("FRAUD_MODEL_CACHE_DIR") or DEFAULT_CACHE_DIR,
             api_base_path=text("FRAUD_API_BASE_PATH") or "/",
+            **_rollout_fields(environ),  # model rollout (issue 16)
             # --- hardening (issue 13) ---
             api_keys_sha256=_key_hashes(text("FRAUD_API_KEYS_SHA256")),
             expose_model_details=_flag("FRAUD_EXPOSE_MODEL_DETAILS", text),
@@ -214,6 +223,72 @@ def _check_hardening(s: Settings) -> None:
             )
 
 
+# --- model rollout (issue 16): shadow and A/B settings, and the deployment hook's own ---
+def _rollout_fields(environ: Mapping[str, str]) -> dict[str, object]:
+    """The rollout fields of :class:`Settings` from ``FRAUD_SHADOW_*`` and ``FRAUD_AB_*``."""
+
+    def text(name: str) -> str | None:
+        return environ.get(name, "").strip() or None
+
+    share_raw = text("FRAUD_AB_SHARE")
+    share = None
+    if share_raw is not None:
+        try:
+            share = float(share_raw)
+        except ValueError:
+            raise SettingsError("FRAUD_AB_SHARE", f"expected a number, got {share_raw!r}") from None
+
+    def sha(name: str) -> str | None:
+        value = text(name)
+        return value.lower() if value else None
+
+    return {
+        "shadow_model_uri": text("FRAUD_SHADOW_MODEL_URI"),
+        "shadow_model_sha256": sha("FRAUD_SHADOW_MODEL_SHA256"),
+        "ab_model_uri": text("FRAUD_AB_MODEL_URI"),
+        "ab_model_sha256": sha("FRAUD_AB_MODEL_SHA256"),
+        "ab_share": share,
+    }
+
+
+def _check_rollout(s: Settings) -> None:
+    for name, value in (
+        ("FRAUD_SHADOW_MODEL_SHA256", s.shadow_model_sha256),
+        ("FRAUD_AB_MODEL_SHA256", s.ab_model_sha256),
+    ):
+        if value is not None and not _SHA256.match(value):
+            raise SettingsError(name, "expected 64 lowercase hex digits")
+    if s.ab_share is not None and not (math.isfinite(s.ab_share) and 0 <= s.ab_share <= 1):
+        raise SettingsError("FRAUD_AB_SHARE", f"must be between 0 and 1, got {s.ab_share}")
+    if s.ab_model_uri is not None and s.ab_share is None:
+        raise SettingsError("FRAUD_AB_SHARE", "required with FRAUD_AB_MODEL_URI (0 to 1)")
+    if s.ab_model_uri is None and s.ab_share is not None:
+        raise SettingsError("FRAUD_AB_SHARE", "set without FRAUD_AB_MODEL_URI")
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """The CodeDeploy pre-traffic hook's configuration (service/aws/deploy_hook.py).
+
+    ``target`` is the function version being deployed (template.yaml passes
+    ``ScoringFunction.Version``); ``expected_sha256`` the ModelSha256 it must serve (None: only the
+    golden transactions are checked).
+    """
+
+    target: str
+    expected_sha256: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> HookSettings:
+        target = environ.get("FRAUD_HOOK_TARGET", "").strip()
+        if not target:
+            raise SettingsError("FRAUD_HOOK_TARGET", "the function version to check is not set")
+        sha = environ.get("FRAUD_HOOK_EXPECTED_SHA256", "").strip().lower() or None
+        if sha is not None and not _SHA256.match(sha):
+            raise SettingsError("FRAUD_HOOK_EXPECTED_SHA256", "expected 64 lowercase hex digits")
+        return cls(target=target, expected_sha256=sha)
+
+
 def _check(s: Settings) -> None:
     """Reject unusable values at construction, named by their environment variable."""
     if s.model_sha256 is not None and not _SHA256.match(s.model_sha256):
@@ -238,4 +313,5 @@ def _check(s: Settings) -> None:
     _check_telemetry(s)  # --- telemetry (issue 15) ---
     if not s.api_base_path.startswith("/"):
         raise SettingsError("FRAUD_API_BASE_PATH", "must start with '/' (e.g. /prod)")
+    _check_rollout(s)
     _check_hardening(s)

@@ -57,13 +57,23 @@ class GoldenSet:
             ]
         }
 
-    def check(self, predictions: Sequence[Mapping[str, Any]], threshold: float) -> list[str]:
+    def check(
+        self,
+        predictions: Sequence[Mapping[str, Any]],
+        threshold: float,
+        rows: Sequence[int] | None = None,
+    ) -> list[str]:
         """Problems with ``predictions`` (a /predict batch answer's items) against the set, at the
-        served ``threshold``; an empty list means the model reproduced every golden row."""
-        if len(predictions) != len(self.probabilities):
-            return [f"expected {len(self.probabilities)} predictions, got {len(predictions)}"]
+        served ``threshold``; an empty list means the model reproduced every golden row.
+
+        ``rows``: the golden rows the predictions are for (default: all, in order).
+        """
+        rows = range(len(self.probabilities)) if rows is None else rows
+        if len(predictions) != len(rows):
+            return [f"expected {len(rows)} predictions, got {len(predictions)}"]
         problems = []
-        for index, (item, expected) in enumerate(zip(predictions, self.probabilities, strict=True)):
+        for index, item in zip(rows, predictions, strict=True):
+            expected = self.probabilities[index]
             got = item.get("probability_fraud")
             if not isinstance(got, int | float) or not math.isfinite(got):
                 problems.append(f"golden-{index}: no probability in the answer")

@@ -1,0 +1,1 @@
+"""Lambda functions of the deployment other than the scoring API (deploy hook, ...)."""

@@ -1,0 +1,139 @@
+"""A/B answers: each transaction is scored by the model of its arm and says which model that was.
+
+Arms come from :func:`service.rollout.arms.assign` (a hash of ``transaction_id``, else of the
+request id). Each arm's rows are scored in one ``session.run`` of its model, so a request costs at
+most one run per arm. Every prediction carries ``model_version`` and ``threshold`` (a batch's too;
+the batch's top-level ``model_version``/``threshold`` stay the primary's for older clients). The
+decision log gets ``arm`` and ``arm_model_version`` per transaction (its request-wide
+``model_version`` is the arm's when all rows share one arm, else the primary's), and the metrics
+:data:`ARM_A_TRANSACTIONS`, :data:`ARM_A_FLAGGED`, :data:`ARM_B_TRANSACTIONS`,
+:data:`ARM_B_FLAGGED`. The shadow, if any, is compared with the answers given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Final
+
+import numpy as np
+from starlette.requests import Request
+
+from service.api.explain import explanation_entries
+from service.api.requests import ParsedRequest
+from service.model import LoadedModel
+from service.rollout.arms import ARM_A, ARM_B, assign
+from service.rollout.models import Rollout
+from service.rollout.shadow import observe_shadow
+from service.telemetry.request_log import record_decisions, request_log
+
+ARM_A_TRANSACTIONS: Final = "ArmATransactions"
+ARM_A_FLAGGED: Final = "ArmAFlagged"
+ARM_B_TRANSACTIONS: Final = "ArmBTransactions"
+ARM_B_FLAGGED: Final = "ArmBFlagged"
+#: Extension metric names (service/telemetry/metrics.py) this module emits.
+AB_METRICS: Final = (ARM_A_TRANSACTIONS, ARM_A_FLAGGED, ARM_B_TRANSACTIONS, ARM_B_FLAGGED)
+
+
+def _subset(parsed: ParsedRequest, rows: list[int], model: LoadedModel) -> ParsedRequest:
+    index = np.asarray(rows, dtype=np.intp)
+    return dataclasses.replace(
+        parsed,
+        columns={name: parsed.columns[name][index] for name in model.input_names},
+        transaction_ids=[parsed.transaction_ids[i] for i in rows],
+    )
+
+
+def _score(
+    model: LoadedModel, parsed: ParsedRequest
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]:
+    """The API's scoring (plain or explained) for one arm's rows."""
+    if not parsed.options.explain:
+        return (*model.score(parsed.columns), None)
+    probabilities, labels, contributions, features = model.score_explained(parsed.columns)
+    assert model.explanation is not None  # score_explained refuses models without it
+    entries = explanation_entries(
+        model.explanation, contributions, features, parsed.columns.get("type"), parsed.options.top_k
+    )
+    return probabilities, labels, entries
+
+
+def answer_ab(
+    rollout: Rollout, primary: LoadedModel, parsed: ParsedRequest, body: bytes, request: Request
+) -> dict[str, Any]:
+    """Score ``parsed`` by arm, record the telemetry, observe the shadow; return the answer."""
+    record = request_log(request)
+    b_model = rollout.ab_model
+    assert b_model is not None  # routes call this only when rollout.splits
+    arms = assign(parsed.transaction_ids, record.request_id, rollout.ab_share)
+    n = parsed.size
+    record.batch_size = n
+    started = time.perf_counter_ns()
+    probabilities = np.empty(n, dtype=np.float32)
+    labels = np.empty(n, dtype=bool)
+    entries: list[Any] | None = [None] * n if parsed.options.explain else None
+    decided_by: list[LoadedModel] = [primary] * n
+    for arm, model in ((ARM_A, primary), (ARM_B, b_model)):
+        rows = [i for i, a in enumerate(arms) if a == arm]
+        if not rows:
+            continue
+        p, lab, explained = _score(model, _subset(parsed, rows, model))
+        probabilities[rows] = p
+        labels[rows] = lab
+        for position, i in enumerate(rows):
+            decided_by[i] = model
+            if entries is not None and explained is not None:
+                entries[i] = explained[position]
+    record.scoring_us = (time.perf_counter_ns() - started) // 1000
+
+    only = decided_by[0] if all(m is decided_by[0] for m in decided_by) else primary
+    batch = record_decisions(
+        request,
+        model_version=only.version,
+        threshold=only.threshold,
+        probabilities=probabilities,
+        labels=labels,
+        columns=parsed.columns,
+        transaction_ids=parsed.transaction_ids,
+        contributions=entries,
+    )
+    batch.extra["arm"] = arms
+    batch.extra["arm_model_version"] = [m.version for m in decided_by]
+    for arm, count_name, flag_name in (
+        (ARM_A, ARM_A_TRANSACTIONS, ARM_A_FLAGGED),
+        (ARM_B, ARM_B_TRANSACTIONS, ARM_B_FLAGGED),
+    ):
+        mask = np.array([a == arm for a in arms], dtype=bool)
+        record.add_metric(count_name, int(mask.sum()))
+        record.add_metric(flag_name, int(np.count_nonzero(labels & mask)))
+    observe_shadow(rollout, parsed, body, request, probabilities, labels)
+    return _body(parsed, probabilities, labels, entries, decided_by, primary)
+
+
+def _body(
+    parsed: ParsedRequest,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    entries: list[Any] | None,
+    decided_by: list[LoadedModel],
+    primary: LoadedModel,
+) -> dict[str, Any]:
+    items = []
+    for index, (tx_id, probability, label) in enumerate(
+        zip(parsed.transaction_ids, probabilities.tolist(), labels.tolist(), strict=True)
+    ):
+        item: dict[str, Any] = {} if tx_id is None else {"transaction_id": tx_id}
+        item["probability_fraud"] = probability
+        item["is_fraud"] = label
+        if entries is not None:
+            item["contributions"] = entries[index]
+        item["threshold"] = decided_by[index].threshold
+        item["model_version"] = decided_by[index].version
+        items.append(item)
+    if parsed.batch:
+        return {
+            "predictions": items,
+            "threshold": primary.threshold,
+            "model_version": primary.version,
+        }
+    return items[0]
