@@ -198,3 +198,21 @@ def test_binner_bins_agree_with_searchsorted(loaded: LoadedModel) -> None:
     matrix[:, 1] = values
     expected = np.searchsorted(amount.edges_array(), values, side="left")
     assert binner.bins(matrix)[:, 1].tolist() == expected.tolist() == [0, 0, 1, amount.n_bins - 1]
+
+
+@pytest.mark.parametrize("n", [1, 3, 16, 17, 200])
+def test_python_and_numpy_binning_agree_on_edges(loaded: LoadedModel, n: int) -> None:
+    binner = live_binner(loaded)
+    assert binner is not None
+    frame = paysim_like_frame(400, 9).iloc[:n].reset_index(drop=True)
+    # Put values exactly on cut points and just above them (the boundary cases).
+    amount_edges = binner.entries[1].edges_array()
+    frame.loc[: n // 2, "amount"] = amount_edges[np.arange(n // 2 + 1) % amount_edges.size]
+    frame.loc[n // 2 + 1 :, "amount"] = np.nextafter(
+        amount_edges[np.arange(n - n // 2 - 1) % amount_edges.size], np.float32(np.inf)
+    )
+    columns = DriftModel.open(loaded.source).columns(frame)
+    probabilities, _ = loaded.score(columns)
+    expected = binner.bins(binner.values(columns, probabilities)).tolist()
+    assert binner.bin_rows(columns, probabilities) == expected
+    assert len(expected) == n

@@ -11,6 +11,8 @@ training's 35th and 40th percentile", not the amount.
 
 from __future__ import annotations
 
+import contextlib
+
 from service.model.core import LoadedModel
 from service.monitoring.binning import Binner
 from service.monitoring.profile import ProfileError, profile_from_metadata
@@ -30,11 +32,9 @@ class DriftBinsLog(DecisionLog):
 
     def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
         if batch.model_version == self.model_version:
-            try:
-                values = self.binner.values(batch.columns, batch.probabilities)
-                batch.extra[BINS_FIELD] = self.binner.bins(values).tolist()
-            except (ValueError, KeyError, IndexError):
-                pass  # a batch the reference cannot bin is logged without bins, never dropped
+            # A batch the reference cannot bin is logged without bins, never dropped.
+            with contextlib.suppress(ValueError, KeyError, IndexError):
+                batch.extra[BINS_FIELD] = self.binner.bin_rows(batch.columns, batch.probabilities)
         return super().render(batch, request_id, route)
 
 
