@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from service.api.requests import RequestValidator
 from service.model import LoadedModel, ModelLoadFailure, load_model
+from service.model.errors import FaultKind
 from service.settings import Settings
 
 log = logging.getLogger("fraudlite.rollout")
@@ -30,8 +31,7 @@ Loaded = LoadedModel | ModelLoadFailure
 
 def public_reason(failure: ModelLoadFailure) -> str:
     """What a public answer may say about a failed load: its kind, never its paths or keys."""
-    # ModelLoadFailure.public_reason (issue 13) names the kind of fault; older builds lack it.
-    return str(getattr(failure, "public_reason", "model unavailable"))
+    return failure.public_reason
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,4 @@ def _check_ab(primary: LoadedModel, ab: LoadedModel) -> Loaded:
     if problem is None:
         return ab
     log.error("ab model not loaded: %s", problem)
-    failure = ModelLoadFailure(reason=problem, source=ab.source)
-    try:  # the kind of fault, when this build has kinds (issue 13)
-        from service.model.errors import FaultKind  # type: ignore[attr-defined]
-
-        failure = dataclasses.replace(failure, kind=FaultKind.INCOMPATIBLE_MODEL)  # type: ignore[call-arg]
-    except (ImportError, AttributeError, TypeError):
-        pass
-    return failure
+    return ModelLoadFailure(reason=problem, source=ab.source, kind=FaultKind.INCOMPATIBLE_MODEL)
