@@ -392,9 +392,16 @@ def python_command(python: Path) -> list[str]:
 
 @contextmanager
 def emulator(
-    rie: Path, python: Path, bundle: Bundle, task: Path, env: Mapping[str, str], log: Path
+    rie: Path,
+    python: Path,
+    bundle: Bundle,
+    task: Path,
+    env: Mapping[str, str],
+    log: Path,
+    handler: str = "service.lambda_handler.handler",
 ) -> Iterator[Emulator]:
-    """Run ``python -m awslambdaric service.lambda_handler.handler`` under the RIE on 127.0.0.1.
+    """Run ``python -m awslambdaric HANDLER`` under the RIE on 127.0.0.1 (the API's handler
+    unless another one of the image, e.g. the drift job's, is named).
 
     Both of the RIE's addresses are given explicitly: by default its invoke endpoint listens on
     every interface. The emulator is stopped (and waited for) on exit.
@@ -415,7 +422,7 @@ def emulator(
         "--log-level",
         "error",
         str(bootstrap),
-        "service.lambda_handler.handler",
+        handler,
     ]
     with log.open("wb") as sink:
         process = subprocess.Popen(
