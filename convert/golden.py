@@ -45,7 +45,10 @@ def golden_rows(inputs: tuple[str, ...], type_values: tuple[str, ...]) -> list[d
 
 
 def golden_set(
-    model: onnx.ModelProto, inputs: tuple[str, ...], type_values: tuple[str, ...], threshold: float
+    model: onnx.ModelProto,
+    inputs: tuple[str, ...],
+    threshold: float,
+    type_values: tuple[str, ...] = TRANSACTION_TYPES,
 ) -> GoldenSet:
     """Score the golden rows with onnxruntime on ``model``; the set to store in its metadata."""
     import onnxruntime as ort  # only needed here, as for the export's parity check
@@ -74,4 +77,4 @@ def golden_metadata(
     type_values: tuple[str, ...] = TRANSACTION_TYPES,
 ) -> dict[str, str]:
     """``{GOLDEN_KEY: json}`` to attach with convert.metadata.attach_metadata."""
-    return {GOLDEN_KEY: golden_set(model, inputs, type_values, threshold).to_json()}
+    return {GOLDEN_KEY: golden_set(model, inputs, threshold, type_values).to_json()}
