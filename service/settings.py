@@ -289,6 +289,95 @@ class HookSettings:
         return cls(target=target, expected_sha256=sha)
 
 
+# --- drift monitoring (issue 17): the scheduled drift job's own settings ---
+_S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class DriftJobSettings:
+    """The drift job's configuration (service/aws/drift_job.py); docs/drift.md lists them.
+
+    ``source``: the S3 prefix the decision log reaches (Firehose); objects modified in the last
+    ``days`` days are read. ``retrain_secret_id`` and ``retrain_repository`` both set: a drift
+    sends a GitHub ``repository_dispatch`` (event type ``drift-detected``) with the token in
+    that Secrets Manager secret.
+    """
+
+    model_uri: str
+    source: str
+    model_sha256: str | None = None
+    days: int = 1
+    watch: float = 0.1
+    drift: float = 0.25
+    min_rows: int = 1000
+    report_uri: str | None = None
+    namespace: str = DEFAULT_METRICS_NAMESPACE
+    retrain_secret_id: str | None = None
+    retrain_repository: str | None = None
+    github_api_url: str = "https://api.github.com"
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("FRAUD_DRIFT_SOURCE", self.source),
+            ("FRAUD_DRIFT_REPORT_URI", self.report_uri),
+        ):
+            if value is not None and not _S3_PREFIX.match(value):
+                raise SettingsError(name, "expected s3://bucket/prefix")
+        if self.model_sha256 is not None and not _SHA256.match(self.model_sha256):
+            raise SettingsError("FRAUD_MODEL_SHA256", "expected 64 lowercase hex digits")
+        if not 1 <= self.days <= 31:
+            raise SettingsError("FRAUD_DRIFT_DAYS", "must be 1 to 31")
+        if not (
+            math.isfinite(self.watch) and math.isfinite(self.drift) and 0 < self.watch <= self.drift
+        ):
+            raise SettingsError("FRAUD_DRIFT_THRESHOLD", "need 0 < FRAUD_DRIFT_WATCH <= it")
+        if self.min_rows < 1:
+            raise SettingsError("FRAUD_DRIFT_MIN_ROWS", "must be at least 1")
+        if (self.retrain_secret_id is None) != (self.retrain_repository is None):
+            raise SettingsError(
+                "FRAUD_RETRAIN_REPOSITORY", "set with FRAUD_RETRAIN_SECRET_ID, or neither"
+            )
+        if self.retrain_repository is not None and not _REPOSITORY.match(self.retrain_repository):
+            raise SettingsError("FRAUD_RETRAIN_REPOSITORY", "expected owner/name")
+        if not self.github_api_url.startswith(("https://", "http://127.0.0.1")):
+            raise SettingsError("FRAUD_GITHUB_API_URL", "expected an https:// URL")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DriftJobSettings:
+        def text(name: str) -> str | None:
+            return environ.get(name, "").strip() or None
+
+        def number(name: str, default: float, kind: type) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise SettingsError(name, f"expected a number, got {raw[:40]!r}") from None
+
+        model_uri, source = text("FRAUD_MODEL_URI"), text("FRAUD_DRIFT_SOURCE")
+        if model_uri is None:
+            raise SettingsError("FRAUD_MODEL_URI", "the model whose profile to compare with")
+        if source is None:
+            raise SettingsError("FRAUD_DRIFT_SOURCE", "the decision log's s3:// prefix")
+        return cls(
+            model_uri=model_uri,
+            source=source,
+            model_sha256=(text("FRAUD_MODEL_SHA256") or "").lower() or None,
+            days=int(number("FRAUD_DRIFT_DAYS", 1, int)),
+            watch=float(number("FRAUD_DRIFT_WATCH", 0.1, float)),
+            drift=float(number("FRAUD_DRIFT_THRESHOLD", 0.25, float)),
+            min_rows=int(number("FRAUD_DRIFT_MIN_ROWS", 1000, int)),
+            report_uri=text("FRAUD_DRIFT_REPORT_URI"),
+            namespace=text("FRAUD_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+            retrain_secret_id=text("FRAUD_RETRAIN_SECRET_ID"),
+            retrain_repository=text("FRAUD_RETRAIN_REPOSITORY"),
+            github_api_url=text("FRAUD_GITHUB_API_URL") or "https://api.github.com",
+        )
+
+
 def _check(s: Settings) -> None:
     """Reject unusable values at construction, named by their environment variable."""
     if s.model_sha256 is not None and not _SHA256.match(s.model_sha256):
