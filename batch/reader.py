@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -36,6 +37,9 @@ class Chunk:
     @property
     def num_rows(self) -> int:
         return self.table.num_rows
+
+    def row_numbers(self) -> np.ndarray:
+        return np.arange(self.first_row, self.first_row + self.table.num_rows, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,8 @@ def file_schema(location: Location) -> pa.Schema:
     except pa.ArrowInvalid as exc:
         if "empty" in str(exc).lower():
             raise BatchError(f"{location.uri}: empty file (not even a header line)") from None
-        raise BatchError(f"{location.uri}: not a readable {location.format} file: {exc}") from None
+        kind = "Parquet" if location.format == "parquet" else "CSV"
+        raise BatchError(f"{location.uri}: not a readable {kind} file: {exc}") from None
     except OSError as exc:
         raise BatchError(f"{location.uri}: cannot read: {_first_line(exc)}") from None
 
@@ -98,16 +103,27 @@ def check_columns(location: Location, present: Sequence[str], wanted: Columns) -
 
 
 def read_chunks(
-    location: Location, wanted: Columns, file_index: int = 0, start_row: int = 0
+    location: Location,
+    wanted: Columns,
+    file_index: int = 0,
+    row_groups: tuple[int, int] | None = None,
 ) -> Iterator[Chunk]:
-    """Chunks of ``location``'s rows from ``start_row`` on, with the wanted columns only."""
+    """Chunks of ``location``'s rows with the wanted columns only; for Parquet, ``row_groups``
+    ``(start, stop)`` reads those row groups alone (the Ray engine reads a file in parts)."""
     present = file_schema(location).names
     check_columns(location, present, wanted)
     optional = tuple(name for name in wanted.optional if name in present)
     if location.format == "parquet":
-        yield from _parquet_chunks(location, wanted, optional, file_index)
+        yield from _parquet_chunks(location, wanted, optional, file_index, row_groups)
     else:
-        yield from _csv_chunks(location, wanted, optional, file_index, start_row)
+        yield from _csv_chunks(location, wanted, optional, file_index, 0)
+
+
+def parquet_row_groups(location: Location) -> list[int]:
+    """Rows in each row group of a Parquet file."""
+    with location.filesystem.open_input_file(location.path) as handle:
+        metadata = pq.ParquetFile(handle).metadata
+        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
 
 
 def _csv_chunks(
@@ -163,13 +179,24 @@ def _csv_tables(
 
 
 def _parquet_chunks(
-    location: Location, wanted: Columns, optional: tuple[str, ...], file_index: int
+    location: Location,
+    wanted: Columns,
+    optional: tuple[str, ...],
+    file_index: int,
+    row_groups: tuple[int, int] | None,
 ) -> Iterator[Chunk]:
-    delivered = 0
     with location.filesystem.open_input_file(location.path) as handle:
         parquet = pq.ParquetFile(handle)
+        groups = list(range(parquet.metadata.num_row_groups))
+        if row_groups is not None:
+            groups = groups[row_groups[0] : row_groups[1]]
+        sizes = [parquet.metadata.row_group(i).num_rows for i in range(groups[0] if groups else 0)]
+        delivered = sum(sizes)  # rows of the row groups before the first one read
         columns = list(dict.fromkeys((*wanted.required, *optional)))
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+        batches = parquet.iter_batches(
+            batch_size=PARQUET_BATCH_ROWS, columns=columns, row_groups=groups
+        )
+        for batch in batches:
             if batch.num_rows:
                 yield Chunk(pa.Table.from_batches([batch]), delivered, file_index)
                 delivered += batch.num_rows

@@ -105,7 +105,7 @@ class ChunkScorer:
         all_valid = n_valid == table.num_rows
         valid = None if all_valid else pa.array(checked.valid)
         kept = table if valid is None else table.filter(valid)
-        rows = np.arange(chunk.first_row, chunk.first_row + table.num_rows, dtype=np.int64)
+        rows = chunk.row_numbers()
         columns: list[pa.Array | pa.ChunkedArray] = []
         if self.layout.multi_file:
             columns.append(pa.array([self.file_uris[chunk.file_index]] * n_valid, pa.string()))
