@@ -196,31 +196,70 @@ def _key_hashes(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
-def _check_endpoint(url: str | None) -> None:
-    """An S3 endpoint must be an http(s) URL with a host; boto3 would raise at client creation."""
+def parse_key_digests(raw: str, variable: str = "FRAUD_API_KEYS_SHA256") -> tuple[str, ...]:
+    """Checked digests from comma-separated text (an env variable or the SSM parameter)."""
+    digests = _key_hashes(raw)
+    _check_digests(digests, variable)
+    return digests
+
+
+def _check_digests(digests: tuple[str, ...], variable: str) -> None:
+    for index, digest in enumerate(digests):
+        if not _SHA256.match(digest):
+            # The position, not the value: the value may be a key pasted in by mistake.
+            raise SettingsError(
+                variable,
+                f"entry {index + 1} is not a sha256 hex digest (64 lowercase hex digits; "
+                "put sha256(key), not the key, in this variable)",
+            )
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    """Configuration of the APIKEY Lambda authorizer (service/aws/authorizer.py)."""
+
+    #: SSM parameter (SecureString) holding the comma-separated sha256 digests of accepted keys.
+    parameter_name: str
+    #: How long the digests read from SSM are reused before reading them again.
+    cache_seconds: int = 300
+    #: SSM endpoint override (tests against moto).
+    ssm_endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
+        """From FRAUD_API_KEYS_PARAMETER, FRAUD_API_KEYS_CACHE_SECONDS, FRAUD_SSM_ENDPOINT_URL."""
+        name = environ.get("FRAUD_API_KEYS_PARAMETER", "").strip()
+        if not name:
+            raise SettingsError("FRAUD_API_KEYS_PARAMETER", "must name the SSM parameter")
+        raw_seconds = environ.get("FRAUD_API_KEYS_CACHE_SECONDS", "").strip() or "300"
+        try:
+            seconds = int(raw_seconds)
+        except ValueError:
+            raise SettingsError("FRAUD_API_KEYS_CACHE_SECONDS", "expected an integer") from None
+        if not 0 <= seconds <= 3600:
+            raise SettingsError("FRAUD_API_KEYS_CACHE_SECONDS", "must be between 0 and 3600")
+        endpoint = environ.get("FRAUD_SSM_ENDPOINT_URL", "").strip() or None
+        if endpoint is not None:
+            _check_endpoint(endpoint, "FRAUD_SSM_ENDPOINT_URL")
+        return cls(parameter_name=name, cache_seconds=seconds, ssm_endpoint_url=endpoint)
+
+
+def _check_endpoint(url: str | None, variable: str = "FRAUD_S3_ENDPOINT_URL") -> None:
+    """An endpoint must be an http(s) URL with a host; boto3 would raise at client creation."""
     if url is None:
         return
     parsed = urlsplit(url)
     try:
         parsed.port  # noqa: B018  (property access validates the port)
     except ValueError:
-        raise SettingsError("FRAUD_S3_ENDPOINT_URL", "has an invalid port") from None
+        raise SettingsError(variable, "has an invalid port") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise SettingsError(
-            "FRAUD_S3_ENDPOINT_URL", "expected an http:// or https:// URL with a host"
-        )
+        raise SettingsError(variable, "expected an http:// or https:// URL with a host")
 
 
 def _check_hardening(s: Settings) -> None:
     _check_endpoint(s.s3_endpoint_url)
-    for index, digest in enumerate(s.api_keys_sha256):
-        if not _SHA256.match(digest):
-            # The position, not the value: the value may be a key pasted in by mistake.
-            raise SettingsError(
-                "FRAUD_API_KEYS_SHA256",
-                f"entry {index + 1} is not a sha256 hex digest (64 lowercase hex digits; "
-                "put sha256(key), not the key, in this variable)",
-            )
+    _check_digests(s.api_keys_sha256, "FRAUD_API_KEYS_SHA256")
 
 
 # --- model rollout (issue 16): shadow and A/B settings, and the deployment hook's own ---
