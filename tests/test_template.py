@@ -85,6 +85,12 @@ def one(cfn: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(iter(found.values()))
 
 
+def function_resource(cfn: dict[str, Any], name: str) -> dict[str, Any]:
+    """The scoring function's own role or log group: the template has others (issue 15's
+    decision-log pipeline roles, the API access log group), checked in their own test files."""
+    return cfn["Resources"][name]
+
+
 def resolved(cfn: dict[str, Any], node: Any, parameters: dict[str, str]) -> Any:
     """``node`` as CloudFormation would see it for ``parameters``: Fn::If and AWS::NoValue
     resolved, and Fn::Sub / Ref of parameters and pseudo parameters replaced by values."""
@@ -109,7 +115,7 @@ def resolved(cfn: dict[str, Any], node: Any, parameters: dict[str, str]) -> Any:
 
 def statements(cfn: dict[str, Any], parameters: dict[str, str]) -> list[dict[str, Any]]:
     """Every IAM statement granted to the function, resolved for ``parameters``."""
-    role = one(cfn, "AWS::IAM::Role")["Properties"]
+    role = function_resource(cfn, "ScoringFunctionRole")["Properties"]
     out = []
     for policy in resolved(cfn, role.get("Policies", []), parameters):
         out += policy["PolicyDocument"]["Statement"]
@@ -199,7 +205,7 @@ def test_s3_grant_names_exactly_the_model_object(cfn: dict[str, Any]) -> None:
 
 
 def test_no_statement_is_wider_than_it_needs(cfn: dict[str, Any]) -> None:
-    role = one(cfn, "AWS::IAM::Role")["Properties"]
+    role = function_resource(cfn, "ScoringFunctionRole")["Properties"]
     assert not role.get("ManagedPolicyArns"), "managed policies grant logs:* on every group"
     for statement in statements(cfn, S3_DEPLOY):
         for action in as_list(statement["Action"]):
@@ -225,7 +231,8 @@ def test_no_s3_access_without_a_bucket(cfn: dict[str, Any]) -> None:
 
 
 def test_role_is_for_lambda_only(cfn: dict[str, Any]) -> None:
-    trust = one(cfn, "AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    trust = function_resource(cfn, "ScoringFunctionRole")["Properties"]
+    trust = trust["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [
         {
             "Effect": "Allow",
@@ -276,7 +283,7 @@ def test_provisioned_concurrency_only_when_asked(
 
 
 def test_log_group_is_the_functions_with_retention(cfn: dict[str, Any]) -> None:
-    group = one(cfn, "AWS::Logs::LogGroup")["Properties"]
+    group = function_resource(cfn, "ScoringLogGroup")["Properties"]
     function = one(cfn, "AWS::Lambda::Function")["Properties"]
     name = resolved(cfn, function["FunctionName"], {})
     assert resolved(cfn, group["LogGroupName"], {}) == f"/aws/lambda/{name}"
