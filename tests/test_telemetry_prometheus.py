@@ -1,0 +1,154 @@
+"""``GET /metrics`` under fraud-serve: scraped from a live uvicorn, parsed with prometheus_client.
+
+Also: the decision log of the same run lands in the JSON-lines file FRAUD_DECISION_LOG names,
+and the Lambda entry point neither mounts /metrics nor imports prometheus_client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lambda_events import FakeLambdaContext, http_api_event
+from prometheus_client.parser import text_string_to_metric_families
+from service_model import EXAMPLE_TRANSACTION, build_model, direct_scores, example_rows
+
+from service.lambda_app import build_handler
+from service.telemetry.prometheus import PROMETHEUS_NAMES, snake_case
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape: (name, sorted labels) -> value."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def total(scrape: dict, name: str, **labels: str) -> float:
+    """Sum of the samples named ``name`` whose labels include ``labels``."""
+    return sum(
+        value
+        for (sample, sample_labels), value in scrape.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model(tmp_path_factory.mktemp("prometheus") / "model.onnx")
+
+
+def test_metrics_scraped_from_fraud_serve(model_path: Path, tmp_path: Path) -> None:
+    port = free_port()
+    decisions = tmp_path / "decisions.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+    env.update(FRAUD_DECISION_LOG=str(decisions), FRAUD_LOG_LEVEL="WARNING")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "--model", str(model_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    rows = example_rows(40, seed=21)
+    flagged = int(direct_scores(model_path, rows)[1].sum())
+    assert 0 < flagged < 40
+    try:
+        wait_for(url + "/health", process)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            assert client.post("/predict", json={"transactions": rows}).status_code == 200
+            assert client.post("/predict", json=EXAMPLE_TRANSACTION).status_code == 200
+            assert (
+                client.post("/predict", json={**EXAMPLE_TRANSACTION, "step": -1}).status_code == 422
+            )
+            assert client.get("/nope").status_code == 404
+            scrape_response = client.get("/metrics")
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+    assert scrape_response.status_code == 200
+    assert scrape_response.headers["content-type"].startswith("text/plain")
+    scrape = samples(scrape_response.text)
+    one_flag = int(direct_scores(model_path, [EXAMPLE_TRANSACTION])[1][0])
+
+    requests = PROMETHEUS_NAMES["Requests"]
+    assert total(scrape, requests, route="/predict", status="200") == 2
+    assert total(scrape, requests, route="/predict", status="422") == 1
+    assert total(scrape, requests, route="unmatched", status="404") == 1
+    assert total(scrape, requests, route="/health", status="200") >= 1
+    assert total(scrape, PROMETHEUS_NAMES["ClientErrors"], route="/predict") == 1
+    assert total(scrape, PROMETHEUS_NAMES["ServerErrors"]) == 0
+    assert total(scrape, PROMETHEUS_NAMES["TransactionsScored"]) == 41
+    assert total(scrape, PROMETHEUS_NAMES["TransactionsFlagged"]) == flagged + one_flag
+    assert total(scrape, PROMETHEUS_NAMES["ColdStarts"]) == 1
+    assert total(scrape, PROMETHEUS_NAMES["ModelLoadFailures"]) == 0
+    # Histograms: one observation per request or scoring call, sums in seconds.
+    duration = PROMETHEUS_NAMES["RequestLatency"]
+    assert total(scrape, duration + "_count", route="/predict") == 3
+    assert 0 < total(scrape, duration + "_sum", route="/predict") < 30
+    assert total(scrape, PROMETHEUS_NAMES["ScoringTime"] + "_count", route="/predict") == 2
+    assert total(scrape, PROMETHEUS_NAMES["BatchSize"] + "_sum", route="/predict") == 41
+    assert total(scrape, PROMETHEUS_NAMES["BatchSize"] + "_bucket", route="/predict", le="1.0") == 1
+
+    records = [json.loads(line) for line in decisions.read_text().splitlines()]
+    assert len(records) == 41 and {r["event"] for r in records} == {"decision"}
+    assert sum(r["is_fraud"] for r in records) == flagged + one_flag
+
+
+def test_prometheus_names_follow_the_conventions() -> None:
+    for cloudwatch, prometheus in PROMETHEUS_NAMES.items():
+        assert prometheus.startswith("fraudlite_")
+        assert prometheus.removeprefix("fraudlite_").split("_")[0] in snake_case(cloudwatch)
+    assert snake_case("ShadowDisagreements") == "shadow_disagreements"
+
+
+def test_lambda_does_not_mount_metrics(model_path: Path) -> None:
+    handler = build_handler(
+        {"FRAUD_MODEL_URI": str(model_path), "FRAUD_DECISION_LOG": "off"}, setup_logging=False
+    )
+    answer = handler(http_api_event("GET", "/metrics"), FakeLambdaContext())
+    assert answer["statusCode"] == 404
+
+
+def test_the_lambda_entry_never_imports_prometheus_client(model_path: Path) -> None:
+    code = (
+        "import sys, service.lambda_handler as h; "
+        "print('prometheus_client' in sys.modules, 'uvicorn' in sys.modules)"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "FRAUD_MODEL_URI": str(model_path)}
+    env["FRAUD_DECISION_LOG"] = "off"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def wait_for(url: str, process: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within 30 s")
