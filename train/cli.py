@@ -134,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2, help="XGBoost threads")
+    # --- distributed search on Ray Tune (issue 19) ---
+    p.add_argument(
+        "--search",
+        choices=["random", "ray"],
+        default="random",
+        help="random: RandomizedSearchCV on this machine; ray: Ray Tune (Optuna TPE + ASHA "
+        "early stopping, trials in parallel; pip install 'fraudlite[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --search ray: the Ray cluster (e.g. auto, ray://head:10001); "
+        "without it a local Ray instance is started",
+    )
     return p
 
 
@@ -163,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         cost_per_amount=args.cost_per_amount,
         folds=args.folds,
         correction=args.correction,
+        search=args.search,
+        ray_address=args.ray_address,
     )
     if args.legit_weight <= 0:
         print("error: --legit-weight must be > 0", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -82,6 +83,9 @@ class TrainConfig:
     cost_per_amount: bool = False
     folds: int = 4
     correction: Correction = "prior"
+    # --- distributed search on Ray Tune (issue 19) ---
+    search: str = "random"  # random: RandomizedSearchCV; ray: Ray Tune (train/search_ray.py)
+    ray_address: str | None = None  # with search="ray": a cluster; None starts a local Ray
 
     def policy(self) -> ThresholdPolicy:
         """The threshold policy this run applies (``--threshold-policy``, else the recall one)."""
@@ -168,7 +172,7 @@ def fit_feature_set(
             )
         )
     started = time.perf_counter()
-    search = run_search(
+    search = search_function(config)(
         pipeline,
         X_train,
         y_train,
@@ -376,3 +380,13 @@ def threshold_policy_record(fitted: Fitted, config: TrainConfig) -> dict[str, An
 def _plain(value: Any) -> Any:
     """numpy scalars to Python numbers, for JSON."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+# --- distributed search on Ray Tune (issue 19) ---
+def search_function(config: TrainConfig) -> Any:
+    """The search ``config.search`` names: RandomizedSearchCV, or Ray Tune (optional extra)."""
+    if config.search == "ray":
+        from train.search_ray import run_ray_search
+
+        return functools.partial(run_ray_search, address=config.ray_address)
+    return run_search
