@@ -61,7 +61,8 @@ def test_single_transaction_becomes_float32_columns() -> None:
 
 
 def test_batch_keeps_request_order_and_ids() -> None:
-    items = [{**TX, "amount": float(i), "transaction_id": i} for i in range(5)]
+    # 3.0 is the integer 3 in JSON (and in the OpenAPI document's schema): echoed as 3.
+    items = [{**TX, "amount": float(i), "transaction_id": i if i != 3 else 3.0} for i in range(5)]
     parsed = parse({"transactions": items})
     assert parsed.batch and parsed.size == 5
     assert parsed.transaction_ids == [0, 1, 2, 3, 4]
@@ -138,7 +139,9 @@ def test_type_and_one_hot_together_is_an_error() -> None:
         ({"type": 3}, "type", "expected a string"),
         ({"nameOrig": 7}, "nameOrig", "expected a string"),
         ({"isFraud": 3}, "isFraud", "0 or 1"),
-        ({"transaction_id": 1.5}, "transaction_id", "got a number"),
+        ({"transaction_id": 1.5}, "transaction_id", "a string or a whole number, got 1.5"),
+        ({"transaction_id": True}, "transaction_id", "got a boolean"),
+        ({"isFraud": 0.5}, "isFraud", "must be 0 or 1, got 0.5"),
         ({"velocity": 3}, "velocity", "unknown field"),
     ],
 )

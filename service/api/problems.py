@@ -109,6 +109,14 @@ def semantic_problems(get: Callable[[str], Any], legacy: bool, prefix: str) -> l
     step = get("step")
     if step is not msgspec.UNSET and not float(step).is_integer():
         out.append(Detail(where("step"), f"must be a whole number of hours, got {step}"))
+    for key in schema.LABEL_FIELDS:
+        value = get(key)
+        if value is not msgspec.UNSET and value not in (0, 1):
+            out.append(Detail(where(key), f"must be 0 or 1, got {value}"))
+    tx_id = get("transaction_id")
+    if isinstance(tx_id, float) and not tx_id.is_integer():
+        problem = f"must be a string or a whole number, got {tx_id}"
+        out.append(Detail(where("transaction_id"), problem))
     if legacy:
         set_flags = []
         for key in schema.LEGACY_ONE_HOT:
@@ -133,3 +141,33 @@ def unknown_field_problem(key: str, legacy: bool) -> str:
     if not legacy and (key in schema.LEGACY_ONE_HOT or key in schema.LEGACY_DERIVED):
         return "legacy field: send either 'type' or the type_* one-hot fields, not both"
     return "unknown field"
+
+
+def add_semantic_rules(component: dict[str, Any], legacy: bool) -> None:
+    """Write :func:`semantic_problems`' rules into a transaction's JSON Schema, in place: whole
+    steps; labels 0 or 1 (or a boolean); whole-number ids; legacy flags exactly 0 or 1 (or a
+    boolean), at most one of them set."""
+    properties = component.get("properties", {})
+    if "step" in properties:
+        properties["step"] = {**properties["step"], "multipleOf": 1}
+    for key in schema.LABEL_FIELDS:
+        if key in properties:
+            properties[key] = {"enum": [0, 1, False, True], "description": "label; ignored"}
+    if "transaction_id" in properties:
+        properties["transaction_id"] = {
+            "anyOf": [{"type": "string", "maxLength": 256}, {"type": "integer"}],
+            "description": "echoed back",
+        }
+    if not legacy:
+        return
+    flags = [key for key in schema.LEGACY_ONE_HOT if key in properties]
+    for key in flags:
+        properties[key] = {"enum": [0, 1, False, True], "description": "one-hot type flag"}
+    is_set = {"enum": [1, True]}
+    pairs = [
+        {"properties": {a: is_set, b: is_set}, "required": [a, b]}
+        for i, a in enumerate(flags)
+        for b in flags[i + 1 :]
+    ]
+    if pairs:
+        component["not"] = {"anyOf": pairs}

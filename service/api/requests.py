@@ -22,7 +22,14 @@ import msgspec
 import numpy as np
 
 from service import schema
-from service.api.explain import NO_EXPLAIN, ExplainOptions, pop_options
+from service.api.explain import (
+    DEFAULT_TOP_K,
+    EXPLAIN_FIELD,
+    NO_EXPLAIN,
+    TOP_K_FIELD,
+    ExplainOptions,
+    pop_options,
+)
 from service.api.problems import (
     F32_MAX,
     STEP_MAX,
@@ -42,8 +49,10 @@ _Step = Annotated[float, msgspec.Meta(ge=0, le=STEP_MAX)]
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _Bit = Annotated[int, msgspec.Meta(ge=0, le=1)]
 _Flag = bool | _Bit | Annotated[float, msgspec.Meta(ge=0, le=1)]
-_Label = bool | _Bit
-_Id = Annotated[str, msgspec.Meta(max_length=256)] | int
+# JSON numbers are values, not spellings: 1.0 is the integer 1 (as JSON Schema says), so labels
+# and ids take whole floats too; service/api/problems.py rejects the fractional ones.
+_Label = _Flag
+_Id = Annotated[str, msgspec.Meta(max_length=256)] | int | float
 _TYPES_BY_KIND: Final[dict[str, Any]] = {
     "money": _Money,
     "step": _Step,
@@ -54,6 +63,19 @@ _TYPES_BY_KIND: Final[dict[str, Any]] = {
     "ratio": float | None,
 }
 LEGACY_FIELDS: Final = (*schema.LEGACY_ONE_HOT, *schema.LEGACY_DERIVED)
+
+#: The request-wide options (checked by service/api/explain.py ``pop_options``) as types with
+#: their defaults: they complete the body types of the OpenAPI document.
+OPTION_TYPES: Final[dict[str, tuple[Any, Any]]] = {
+    EXPLAIN_FIELD: (bool, False),
+    TOP_K_FIELD: (Annotated[int, msgspec.Meta(ge=1)], DEFAULT_TOP_K),
+}
+#: The one option rule a type cannot say, as JSON Schema: top_k only with "explain": true.
+OPTIONS_RULE: Final[dict[str, Any]] = {
+    "dependentSchemas": {
+        TOP_K_FIELD: {"properties": {EXPLAIN_FIELD: {"const": True}}, "required": [EXPLAIN_FIELD]}
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,34 @@ class RequestValidator:
         self.legacy_required = (set(self.input_names) - {"type"}) | set(schema.LEGACY_ONE_HOT)
         self.current_struct = _struct("Transaction", self.current_fields, self.current_required)
         self.legacy_struct = _struct("LegacyTransaction", self.legacy_fields, self.legacy_required)
+
+    def body_types(self, explainable: bool) -> dict[str, type[msgspec.Struct]]:
+        """The request bodies as Structs, for the OpenAPI document (built on demand, not at
+        cold start): the same field types that validate, the options on the single and batch
+        bodies (for a model that cannot ``explain``, only ``"explain": false``). A batch item
+        is a Transaction or a LegacyTransaction (the document says so: msgspec types cannot
+        hold a union of two Structs)."""
+        if explainable:
+            options = [(name, kind, default) for name, (kind, default) in OPTION_TYPES.items()]
+        else:
+            options = [(EXPLAIN_FIELD, Literal[False], False)]
+        items = Annotated[
+            list[self.current_struct],  # type: ignore[name-defined]
+            msgspec.Meta(min_length=1, max_length=self.max_batch),
+        ]
+        return {
+            "Transaction": self.current_struct,
+            "LegacyTransaction": self.legacy_struct,
+            "TransactionRequest": _struct(
+                "TransactionRequest", self.current_fields, self.current_required, options
+            ),
+            "LegacyTransactionRequest": _struct(
+                "LegacyTransactionRequest", self.legacy_fields, self.legacy_required, options
+            ),
+            "BatchRequest": msgspec.defstruct(
+                "BatchRequest", [("transactions", items), *options], forbid_unknown_fields=True
+            ),
+        }
 
     def parse(self, body: bytes) -> ParsedRequest:
         """Validate a raw body; raises MalformedJSON (400) or ValidationFailed (422)."""
@@ -181,6 +231,8 @@ class RequestValidator:
             for name in self.input_names
         )
         tx_id = row.transaction_id
+        if isinstance(tx_id, float):  # whole (checked above): echoed as the integer it is
+            tx_id = int(tx_id)
         return values, (None if tx_id is msgspec.UNSET else tx_id)
 
     def _explain(self, item: Mapping[str, Any], legacy: bool, prefix: str) -> list[Detail]:
@@ -228,8 +280,16 @@ _KNOWN_NON_TYPE: Final = (
 )
 
 
-def _struct(name: str, fields: dict[str, Any], required: set[str]) -> type[msgspec.Struct]:
-    spec = [(n, t) if n in required else (n, t, msgspec.UNSET) for n, t in fields.items()]
+def _struct(
+    name: str,
+    fields: dict[str, Any],
+    required: set[str],
+    extra: list[tuple[str, Any, Any]] | None = None,
+) -> type[msgspec.Struct]:
+    spec: list[Any] = [
+        (n, t) if n in required else (n, t, msgspec.UNSET) for n, t in fields.items()
+    ]
+    spec += extra or []
     # Required fields first: msgspec needs defaults to follow non-defaults.
     spec.sort(key=lambda entry: len(entry) == 3)
     return msgspec.defstruct(name, spec, forbid_unknown_fields=True)

@@ -1,25 +1,27 @@
 """The Open Inference Protocol (KServe V2) routes in the OpenAPI document (service/docs/openapi.py).
 
-Schemas follow the protocol's own OpenAPI description (open_inference_rest.yaml), specialised to
-fraudlite: the model name is fixed, the inputs are the model's raw fields, and the infer example's
-answer is the loaded model's real answer.
+Schemas are generated from the msgspec types that decode requests (service/v2/requests.py) and
+describe answers (service/v2/answers.py), then specialised to the loaded model: one tensor schema
+per model input (name, datatype and element rules, the same as /predict's fields), the outputs it
+serves. What JSON Schema cannot say is in the operation's description: a tensor's data holds
+shape[0] values and every input the same number of rows; inputs may come in any order and as
+[N, 1] columns (the document shows the canonical [N] form, in the model's order); binary tensor
+data (Inference-Header-Content-Length) is the extension's framing, not JSON.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 from typing import Any, Final
 
+import msgspec
+
+from service.docs.schemas import REF_TEMPLATE, ref
+from service.model import LoadedModel
 from service.state import ServiceState
-from service.v2.requests import InferValidator
-from service.v2.routes import (
-    CONTRIBUTIONS,
-    MODEL_NAME,
-    NOT_READY,
-    OUTPUTS,
-    SERVER_VERSION,
-    infer_response,
-)
+from service.v2 import answers, binary
+from service.v2.requests import DATATYPES, InferenceRequest, InferValidator
+from service.v2.routes import MODEL_NAME, NOT_READY, infer_response
 
 #: An inference request in the protocol's example form ({"id": "42", ...}), two transactions.
 INFER_EXAMPLE: Final[dict[str, Any]] = {
@@ -35,134 +37,184 @@ INFER_EXAMPLE: Final[dict[str, Any]] = {
     ],
     "outputs": [{"name": "probability"}, {"name": "label"}],
 }
+#: Tensor parameters a JSON request cannot carry: binary data needs the extension's framing,
+#: shared memory and classification are not served.
+_REFUSED_INPUT_PARAMETERS: Final = (binary.SIZE_PARAMETER, "shared_memory_region", "classification")
+_REFUSED_OUTPUT_PARAMETERS: Final = ("shared_memory_region", "classification")
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def v2_components(
+    validator: InferValidator | None, fields: dict[str, Any], max_batch: int
+) -> dict[str, Any]:
+    """Schemas of the protocol's requests and answers; with a model's ``validator``, its
+    inputs get one schema each, whose values follow ``fields`` (/predict's field schemas)."""
+    _, components = msgspec.json.schema_components(
+        [InferenceRequest, *answers.ANSWER_TYPES], ref_template=REF_TEMPLATE
+    )
+    out = {f"V2{name}": schema for name, schema in components.items()}
+    out = _renamed_refs(out, set(components))
+    request = out["V2InferenceRequest"]
+    request["properties"]["parameters"] = {
+        "type": "object",
+        "properties": {binary.REQUEST_PARAMETER: {"type": ["boolean", "null"]}},
+        "description": f"{binary.REQUEST_PARAMETER}: true returns every output not saying "
+        "otherwise as binary data (application/octet-stream); other parameters are ignored",
+    }
+    if validator is None:
+        return out
+    names = list(validator.inputs)
+    for name, spec in validator.inputs.items():
+        out[f"V2Input_{name}"] = _input_schema(
+            out["V2InputTensor"], name, DATATYPES[spec.type], fields[name], max_batch
+        )
+    request["properties"]["inputs"] = {
+        "type": "array",
+        "prefixItems": [ref(f"V2Input_{name}") for name in names],
+        "items": False,
+        "minItems": len(names),
+    }
+    output = copy.deepcopy(out["V2RequestedOutput"])
+    output["properties"]["name"] = {"enum": list(validator.outputs)}
+    output["properties"]["parameters"] = {
+        "type": ["object", "null"],
+        "properties": {binary.OUTPUT_PARAMETER: {"type": ["boolean", "null"]}},
+        "propertyNames": {"not": {"enum": list(_REFUSED_OUTPUT_PARAMETERS)}},
+    }
+    out["V2RequestedOutput"] = output
+    request["properties"]["outputs"] = {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": ref("V2RequestedOutput"),
+                "maxItems": len(validator.outputs),
+                # Each output at most once (a duplicate is a 400).
+                "allOf": [
+                    {
+                        "contains": {"properties": {"name": {"const": name}}},
+                        "minContains": 0,
+                        "maxContains": 1,
+                    }
+                    for name in validator.outputs
+                ],
+            },
+            {"type": "null"},
+        ]
+    }
+    return out
 
 
-def _ok(description: str, schema: str | None = None, example: Any = None) -> dict[str, Any]:
+def _renamed_refs(components: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """The components with their ``$ref``s to each other prefixed with V2 (no clash with the
+    JSON API's names)."""
+    text = msgspec.json.encode(components).decode()
+    for name in names:
+        text = text.replace(
+            f'"{REF_TEMPLATE.format(name=name)}"', f'"{REF_TEMPLATE.format(name="V2" + name)}"'
+        )
+    return msgspec.json.decode(text)
+
+
+def _input_schema(
+    base: dict[str, Any], name: str, datatype: str, values: dict[str, Any], max_batch: int
+) -> dict[str, Any]:
+    schema = copy.deepcopy(base)
+    properties = schema["properties"]
+    properties["name"] = {"const": name}
+    properties["datatype"] = {"const": datatype}
+    rows = {"type": "integer", "minimum": 1, "maximum": max_batch}
+    properties["shape"] = {"type": "array", "prefixItems": [rows], "items": False, "minItems": 1}
+    element = {k: v for k, v in values.items() if k not in ("description", "default")}
+    properties["data"] = {"type": "array", "items": element, "minItems": 1, "maxItems": max_batch}
+    properties["parameters"] = {
+        "type": ["object", "null"],
+        "propertyNames": {"not": {"enum": list(_REFUSED_INPUT_PARAMETERS)}},
+    }
+    schema["required"] = ["name", "shape", "datatype", "data"]
+    schema["description"] = f"Input {name}: one value per row, shape [N]."
+    return schema
+
+
+def infer_answer(state: ServiceState, model: LoadedModel | None) -> Any:
+    """The loaded model's answer to INFER_EXAMPLE; None without a model."""
+    validator = state.infer_validator
+    if model is None or validator is None or set(validator.inputs) != _example_inputs():
+        return None  # no model, or one taking other inputs than the example's
+    parsed = validator.parse(msgspec.json.encode(INFER_EXAMPLE))
+    body, _ = infer_response(model, parsed, *model.score(parsed.columns))
+    return body
+
+
+def _example_inputs() -> set[str]:
+    return {tensor["name"] for tensor in INFER_EXAMPLE["inputs"]}
+
+
+def _content(
+    description: str, schema: str | None = None, example: Any = None, binary_too: bool = False
+) -> dict[str, Any]:
     content: dict[str, Any] = {}
     if schema:
-        content["schema"] = _ref(schema)
+        content["schema"] = ref(schema)
     if example is not None:
         content["example"] = example
-    return {"description": description, "content": {"application/json": content}}
+    media = {"application/json": content}
+    if binary_too:
+        media[binary.OCTET_STREAM] = {"schema": {"type": "string", "format": "binary"}}
+    return {"description": description, "content": media}
 
 
-def _tensor(data: bool) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "name": {"type": "string"},
-        "datatype": {"type": "string", "enum": ["BYTES", "FP32", "INT64"]},
-        "shape": {"type": "array", "items": {"type": "integer", "minimum": -1}},
-    }
-    if data:
-        properties["parameters"] = {"type": "object"}
-        properties["data"] = {"type": "array", "description": "row-major, flat or nested"}
-    required = ["name", "datatype", "shape", *(["data"] if data else [])]
-    return {"type": "object", "properties": properties, "required": required}
-
-
-V2_SCHEMAS: Final[dict[str, Any]] = {
-    "V2Error": {
-        "type": "object",
-        "properties": {"error": {"type": "string"}},
-        "required": ["error"],
-    },
-    "V2Tensor": _tensor(data=True),
-    "V2MetadataTensor": _tensor(data=False),
-    "V2InferenceRequest": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "description": "echoed in the response"},
-            "parameters": {"type": "object", "description": "accepted and ignored"},
-            "inputs": {"type": "array", "items": _ref("V2Tensor"), "minItems": 1},
-            "outputs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string", "enum": [*OUTPUTS, CONTRIBUTIONS]}},
-                    "required": ["name"],
-                },
-            },
-        },
-        "required": ["inputs"],
-        "additionalProperties": False,
-    },
-    "V2InferenceResponse": {
-        "type": "object",
-        "properties": {
-            "model_name": {"type": "string"},
-            "model_version": {"type": "string"},
-            "id": {"type": "string"},
-            "parameters": {"type": "object", "description": "threshold used for 'label'"},
-            "outputs": {"type": "array", "items": _ref("V2Tensor")},
-        },
-        "required": ["model_name", "outputs"],
-    },
-}
-
-
-def _infer_answer(state: ServiceState) -> Any:
-    """The loaded model's answer to INFER_EXAMPLE, or an illustrative one."""
-    try:
-        model, _ = state.require_model()
-        validator = InferValidator(
-            model.metadata.inputs, model.metadata.type_values, state.settings.max_batch, OUTPUTS
-        )
-        parsed = validator.parse(json.dumps(INFER_EXAMPLE).encode())
-        return infer_response(model, parsed, *model.score(parsed.columns))[0]
-    # No model, or one needing other inputs: the document must still build.
-    except Exception:
-        return {"model_name": MODEL_NAME, "id": "42", "outputs": []}
-
-
-def v2_paths(state: ServiceState) -> dict[str, Any]:
+def v2_paths(state: ServiceState, model: LoadedModel | None) -> dict[str, Any]:
     """OpenAPI path items of the protocol's routes (versioned forms included)."""
-    error = _ok("{'error': '...'}", "V2Error")
-    errors = {"400": error, "404": _ok("Unknown model or version", "V2Error")}
-    unavailable = {"503": _ok("No model loaded; the error says why", "V2Error")}
+    error = _content("{'error': '...'}", "V2Error")
+    errors = {"400": error, "404": _content("Unknown model or version", "V2Error")}
+    unavailable = {"503": _content("No model loaded; the error says what kind of fault", "V2Error")}
     version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
-    model = {"name": "model", "in": "path", "required": True, "schema": {"enum": [MODEL_NAME]}}
-    paths: dict[str, Any] = {
-        "/v2": {"get": {"summary": "V2 server metadata", "responses": {"200": _ok(
-            "Server metadata", example={"name": MODEL_NAME, "version": SERVER_VERSION,
-                                        "extensions": []})}}},
-        "/v2/health/live": {"get": {"summary": "V2 server live", "responses": {
-            "200": _ok("Live", example={"live": True})}}},
-        "/v2/health/ready": {"get": {"summary": "V2 server ready (model loaded)", "responses": {
-            "200": _ok("Ready", example={"ready": True}),
-            str(NOT_READY): _ok("Not ready (the protocol's 4xx for false)")}}},
+    model_name = {
+        "name": "model", "in": "path", "required": True, "schema": {"enum": [MODEL_NAME]}
     }  # fmt: skip
+    paths: dict[str, Any] = {
+        "/v2": {"get": {"summary": "V2 server metadata", "responses": {
+            "200": _content("Server metadata", "V2ServerMetadata")}}},
+        "/v2/health/live": {"get": {"summary": "V2 server live", "responses": {
+            "200": _content("Live", "V2ServerLive")}}},
+        "/v2/health/ready": {"get": {"summary": "V2 server ready (model loaded)", "responses": {
+            "200": _content("Ready", "V2ServerReady"),
+            str(NOT_READY): _content("Not ready (the protocol's 4xx for false)",
+                                     "V2ServerReady")}}},
+    }  # fmt: skip
+    answer = infer_answer(state, model)
     for base, params in (
-        ("/v2/models/{model}", [model]),
-        ("/v2/models/{model}/versions/{version}", [model, version]),
+        ("/v2/models/{model}", [model_name]),
+        ("/v2/models/{model}/versions/{version}", [model_name, version]),
     ):
-        paths[base] = {
-            "get": {
-                "summary": "V2 model metadata",
-                "parameters": params,
-                "responses": {"200": _ok("Model metadata"), **errors, **unavailable},
-            }
-        }
-        paths[f"{base}/ready"] = {
-            "get": {
-                "summary": "V2 model ready",
-                "parameters": params,
-                "responses": {"200": _ok("Ready"), **errors},
-            }
-        }
+        paths[base] = {"get": {
+            "summary": "V2 model metadata",
+            "parameters": params,
+            "responses": {"200": _content("Model metadata", "V2ModelMetadata"),
+                          **errors, **unavailable},
+        }}  # fmt: skip
+        paths[f"{base}/ready"] = {"get": {
+            "summary": "V2 model ready",
+            "parameters": params,
+            "responses": {"200": _content("Ready", "V2ModelReady"),
+                          "400": _content("Not ready, or a bad request", "V2ModelReady"),
+                          "404": errors["404"]},
+        }}  # fmt: skip
         paths[f"{base}/infer"] = {"post": {
             "summary": "V2 inference",
             "description": "Inputs: the model's raw fields (type BYTES, the others FP32), "
-            f"shape [N] or [N, 1], 1 to {state.settings.max_batch} rows. "
+            f"shape [N] or [N, 1], 1 to {state.settings.max_batch} rows; each input's data "
+            "holds shape[0] values and every input the same number of rows, in any order. "
             "Outputs: probability FP32, label INT64 (both by default); contributions FP32 "
-            "[N, F+1] on request, for models exported with explanations.",
+            "[N, F+1] on request, for models exported with explanations. Binary tensor data "
+            "extension: with an Inference-Header-Content-Length header, the body is this JSON "
+            "header followed by each input's binary_data_size bytes (little-endian; BYTES "
+            "elements 4-byte length-prefixed); binary outputs come back as "
+            "application/octet-stream with the same header.",
             "parameters": params,
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": _ref("V2InferenceRequest"), "example": INFER_EXAMPLE}}},
-            "responses": {"200": _ok("Inference response", "V2InferenceResponse",
-                                     _infer_answer(state)),
+                "schema": ref("V2InferenceRequest"), "example": INFER_EXAMPLE}}},
+            "responses": {"200": _content("Inference response", "V2InferenceResponse", answer,
+                                          binary_too=True),
                           **errors, "413": error, "415": error, **unavailable},
         }}  # fmt: skip
     return paths

@@ -21,13 +21,21 @@ from typing import Annotated, Any, Final, NoReturn
 import msgspec
 import numpy as np
 
+from service import schema
 from service.api.problems import plain_message
 from service.api.requests import decode_json
 from service.errors import BadRequest, Detail
+from service.model import LoadedModel
+from service.model.explanation import OUTPUT_CONTRIBUTIONS
 from service.model.metadata import InputSpec
 from service.v2 import binary
 from service.v2.values import column, kind
 
+#: Outputs an inference returns when the request names none, in this order.
+OUTPUTS: Final = (schema.OUTPUT_PROBABILITY, schema.OUTPUT_LABEL)
+#: Per-feature log-odds [N, F+1] of models exported with explanations; only when requested,
+#: since computing them costs a second tree ensemble (docs/explanations.md).
+CONTRIBUTIONS: Final = OUTPUT_CONTRIBUTIONS
 #: V2 datatype of each model input element type (service/schema.py INPUT_TYPES).
 DATATYPES: Final = {"string": "BYTES", "float32": "FP32"}
 #: Problems spelled out in one error message; the rest are counted.
@@ -98,6 +106,18 @@ class InferValidator:
         self.max_batch = max_batch
         self.outputs = outputs
         self.default_outputs = outputs if default_outputs is None else default_outputs
+
+    @classmethod
+    def for_model(cls, model: LoadedModel, max_batch: int) -> InferValidator:
+        """The validator of ``model``: its inputs, and ``contributions`` among the outputs a
+        request may select when the model has them (never a default: they cost a second pass)."""
+        return cls(
+            model.metadata.inputs,
+            model.metadata.type_values,
+            max_batch,
+            served_outputs(model),
+            default_outputs=OUTPUTS,
+        )
 
     def parse(self, body: bytes, header_length: str | None = None) -> InferRequest:
         """Validate a raw body (``header_length``: the Inference-Header-Content-Length header,
@@ -182,6 +202,11 @@ class InferValidator:
         if missing:
             _fail([Detail(name, f"required input {name!r} is missing") for name in missing])
         return found
+
+
+def served_outputs(model: LoadedModel) -> tuple[str, ...]:
+    """The outputs a request may select: ``contributions`` too when the model has them."""
+    return OUTPUTS + ((CONTRIBUTIONS,) if model.explanation is not None else ())
 
 
 def decode_request(body: bytes) -> InferenceRequest:
