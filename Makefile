@@ -93,6 +93,7 @@ AWS_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
 STACK     ?= fraudlite-staging
 MODEL_BUCKET ?=
 MODEL_PREFIX ?= models/
+PIN_FILE  ?= deploy/model.json
 CFN_EXECUTION_ROLE_ARN ?=
 DEPLOY_PARAMS ?=
 URL       ?=
@@ -167,7 +168,7 @@ deploy-template: setup
 
 deploy: deploy-template aws-tools
 	test -n "$(MODEL_BUCKET)" || { echo "deploy: set MODEL_BUCKET" >&2; exit 1; }
-	params="$$($(BIN)/fraud-model-pin sam-params --bucket $(MODEL_BUCKET))" && \
+	params="$$($(BIN)/fraud-model-pin --file $(PIN_FILE) sam-params --bucket $(MODEL_BUCKET))" && \
 	$(SAM) deploy --template-file $(OUT)/deploy-template.json --stack-name $(STACK) \
 		--region $(AWS_REGION) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 		--image-repository $(ECR_REPOSITORY_URI) \
@@ -185,7 +186,7 @@ stack-url:
 # make smoke URL=http://127.0.0.1:8000 (EXPECT_PINNED=1: the model pinned in deploy/model.json).
 smoke: setup
 	$(BIN)/fraud-smoke $(URL) --json $(OUT)/smoke.json $(SMOKE_ARGS) \
-		$(if $(EXPECT_PINNED),--expect-version "$$($(BIN)/fraud-model-pin get model_version)")
+		$(if $(EXPECT_PINNED),--expect-version "$$($(BIN)/fraud-model-pin --file $(PIN_FILE) get model_version)")
 
 # make load-check URL=...: LOAD_USERS users for LOAD_SECONDS s; fails over the limits.
 load-check: setup
@@ -212,7 +213,7 @@ retrain: setup
 
 # The production model (deploy/model.json) into CURRENT; nothing when none is pinned yet.
 current-model: setup
-	$(BIN)/fraud-model-pin fetch --bucket $(MODEL_BUCKET) --out $(CURRENT)
+	$(BIN)/fraud-model-pin --file $(PIN_FILE) fetch --bucket $(MODEL_BUCKET) --out $(CURRENT)
 
 # make retrain-gate CANDIDATE=dir CURRENT=dir RETRAIN_DATA=file: both on the same held-out rows.
 retrain-gate: setup
@@ -227,12 +228,12 @@ publish: setup
 	cat $(CANDIDATE)/publish.json
 
 pin-model: setup
-	$(BIN)/fraud-model-pin set --from $(CANDIDATE)/publish.json
+	$(BIN)/fraud-model-pin --file $(PIN_FILE) set --from $(CANDIDATE)/publish.json
 
 # A branch and pull request that change deploy/model.json only (gh and a token in GH_TOKEN).
 model-pr: setup
-	version="$$($(BIN)/fraud-model-pin get model_version)" && branch="retrain/$$version" && \
-	git switch -c "$$branch" && git add deploy/model.json && \
+	version="$$($(BIN)/fraud-model-pin --file $(PIN_FILE) get model_version)" && branch="retrain/$$version" && \
+	git switch -c "$$branch" && git add $(PIN_FILE) && \
 	git -c user.name="fraudlite-retrain[bot]" -c user.email="fraudlite-retrain@users.noreply.github.com" \
 		commit -m "Deploy model $$version (retrained; parity and quality gates passed)" && \
 	git push origin "$$branch" && \

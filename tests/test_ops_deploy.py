@@ -7,16 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aws_tools import load_template, translate
 from live_server import serve
+from moto_s3 import aws_env, moto_server
 from service_model import build_model
 
 from ops import deploy_template, load_check, model_pin
@@ -76,28 +75,8 @@ def test_set_refuses_bad_publish_records(tmp_path: Path, record, problem, capsys
 
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[str]:
-    """A moto server on 127.0.0.1; yields its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "moto did not start"
-            time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_server() as url:
+        yield url
 
 
 def test_fetch_downloads_the_pinned_model_and_checks_its_sha256(
@@ -105,12 +84,7 @@ def test_fetch_downloads_the_pinned_model_and_checks_its_sha256(
 ) -> None:
     import boto3
 
-    for name, value in {
-        "AWS_ENDPOINT_URL_S3": moto_s3,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in aws_env(moto_s3).items():
         monkeypatch.setenv(name, value)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="models")

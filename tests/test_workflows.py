@@ -241,7 +241,8 @@ def test_retrain_has_its_triggers_gates_and_artifacts_in_order() -> None:
     ]
     for name in ("report.md", "pr_curve.png", "parity.json"):
         assert name in upload["with"]["path"]
-    assert "deploy/model.json" in recipe("model-pr")
+    assert "$(PIN_FILE)" in recipe("model-pr")
+    assert "PIN_FILE  ?= deploy/model.json" in (ROOT / "Makefile").read_text()
 
 
 def test_make_uses_the_sam_cli_that_install_aws_tools_installs() -> None:
