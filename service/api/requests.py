@@ -38,11 +38,10 @@ from service.api.problems import (
     semantic_problems,
     unknown_field_problem,
 )
-from service.errors import Detail, MalformedJSON, ValidationFailed
+from service.errors import MAX_DETAILS, Detail, MalformedJSON, ValidationFailed
 from service.model.metadata import InputSpec
 
-#: Details listed in one 422 answer; more would only bloat the response.
-MAX_DETAILS: Final = 50
+# MAX_DETAILS (service/errors.py): details listed in one 422 answer, the "more" line included.
 
 _Money = Annotated[float, msgspec.Meta(ge=0, le=F32_MAX)]
 _Step = Annotated[float, msgspec.Meta(ge=0, le=STEP_MAX)]
@@ -185,10 +184,10 @@ class RequestValidator:
                 ids.append(row[1])
         if errors:
             shown = errors[:MAX_DETAILS]
-            if len(errors) > MAX_DETAILS:
-                shown.append(
-                    Detail("body", f"{len(errors) - MAX_DETAILS} more problems not listed")
-                )
+            if len(errors) > MAX_DETAILS:  # the last place says how many more there are
+                shown = errors[: MAX_DETAILS - 1]
+                more = len(errors) - len(shown)
+                shown.append(Detail("body", f"{more} more problems not listed"))
             raise ValidationFailed("invalid request: " + _summary(errors), shown)
         return ParsedRequest(batch, self._columns(rows), ids, options)
 
