@@ -1,0 +1,285 @@
+"""Batch scoring at the full PaySim volume: fraud-score (local and Ray engines) against the replaced
+approach (pandas reading in chunks + the joblib'd pipeline's ``predict_proba``), CSV and Parquet.
+
+    python -m benchmarks.batch_score                      # 6,362,620 rows, every engine and format
+    python -m benchmarks.batch_score --rows 1000000 --engines local,baseline --formats csv
+
+Each run is a fresh process (``--child``), timed end to end as a user would see it (imports, model
+load, reading, scoring, writing a Parquet result), with its peak RSS: the process's own high-water
+mark (VmHWM), and for Ray the sum over the process tree (driver, raylet, workers) sampled every
+0.1 s. Both sides write the same Parquet output (row, probability, decision). The data is generated
+once (train/synthetic.py) into ``--work`` and reused. Results: benchmarks/results/batch_score.json
+and batch_score.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks.common import (
+    DEFAULT_RESULTS,
+    progress,
+    ratio,
+    run_metadata,
+    write_json,
+)
+
+FULL_PAYSIM_ROWS: Final = 6_362_620
+#: The replaced approach's chunk size (rows per pandas chunk).
+BASELINE_CHUNK: Final = 100_000
+#: A model shaped like fraud-train's (trees and depth in the middle of its search space).
+MODEL_PARAMS: Final = {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1}
+ENGINES: Final = ("baseline", "local", "ray")
+FORMATS: Final = ("csv", "parquet")
+
+
+def _peak_rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+# ---------------------------------------------------------------- children (one run each)
+def child_baseline(source: Path, artifacts: Path, output: Path) -> dict[str, Any]:
+    """The replaced approach: pandas chunks -> pipeline.predict_proba -> a Parquet file."""
+    import joblib
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pipeline = joblib.load(artifacts / "pipeline.joblib")
+    threshold = json.loads((artifacts / "metrics.json").read_text())["threshold"]
+    if source.name.endswith(".parquet"):
+        parquet = pq.ParquetFile(source)
+        chunks = (b.to_pandas() for b in parquet.iter_batches(batch_size=BASELINE_CHUNK))
+    else:
+        chunks = pd.read_csv(source, chunksize=BASELINE_CHUNK)
+    writer = None
+    rows = 0
+    for frame in chunks:
+        proba = pipeline.predict_proba(frame.drop(columns=["isFraud", "isFlaggedFraud"]))[:, 1]
+        table = pa.table(
+            {
+                "row": pa.array(range(rows, rows + len(frame)), pa.int64()),
+                "probability_fraud": proba.astype("float64"),
+                "is_fraud": proba >= threshold,
+            }
+        )
+        if writer is None:
+            writer = pq.ParquetWriter(output, table.schema)
+        writer.write_table(table)
+        rows += len(frame)
+    if writer is not None:
+        writer.close()
+    return {"rows": rows}
+
+
+def child_fraud_score(source: Path, artifacts: Path, output: Path, engine: str) -> dict[str, Any]:
+    """fraud-score as a user runs it, 2 workers (the machine's cores)."""
+    from batch.cli import main
+
+    args = [str(source), "--model", str(artifacts / "model.onnx"), "-o", str(output)]
+    args += ["--workers", "2", "--engine", engine, "--quiet"]
+    status = main(args)
+    if status != 0:
+        raise SystemExit(status)
+    summary = json.loads(output.with_name(output.stem + ".summary.json").read_text())
+    return {"rows": summary["rows"], "job_seconds": summary["seconds"]}
+
+
+def run_child(argv: list[str]) -> int:
+    engine, source, artifacts, output = argv[0], Path(argv[1]), Path(argv[2]), Path(argv[3])
+    started = time.perf_counter()
+    if engine == "baseline":
+        result = child_baseline(source, artifacts, output)
+    else:
+        result = child_fraud_score(source, artifacts, output, engine)
+    result["child_seconds"] = time.perf_counter() - started
+    result["peak_rss_kib"] = _peak_rss_kib()
+    print("RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- parent
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, KiB (Ray starts several)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total // 1024
+
+
+def measure(engine: str, source: Path, artifacts: Path, work: Path) -> dict[str, Any]:
+    """Run one child; wall seconds, rows/s, its own peak RSS and the process tree's."""
+    output = work / f"out-{engine}-{source.name.split('.')[-1]}.parquet"
+    command = [sys.executable, "-m", "benchmarks.batch_score", "--child", engine]
+    command += [str(source), str(artifacts), str(output)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    tree_peak = 0
+    while proc.poll() is None:
+        tree_peak = max(tree_peak, tree_rss_kib(proc.pid))
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    out = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{engine} on {source.name} failed with status {proc.returncode}")
+    result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
+    rows = result["rows"]
+    return {
+        "engine": engine,
+        "format": "parquet" if source.name.endswith(".parquet") else "csv",
+        "rows": rows,
+        "seconds": round(wall, 2),
+        "rows_per_second": round(rows / wall),
+        "job_seconds": result.get("job_seconds"),
+        "peak_rss_mib": round(result["peak_rss_kib"] / 1024, 1),
+        "tree_peak_rss_mib": round(max(tree_peak, result["peak_rss_kib"]) / 1024, 1),
+    }
+
+
+def ensure_artifacts(artifacts: Path) -> dict[str, Any]:
+    """A fitted pipeline and its ONNX export (200 trees, depth 6), built once."""
+    if not (artifacts / "model.onnx").exists():
+        progress("batch", f"fitting and exporting a benchmark model into {artifacts}")
+        import joblib
+        from sklearn.pipeline import Pipeline
+        from xgboost import XGBClassifier
+
+        from convert.export import export_model
+        from service.schema import LABEL_FIELDS
+        from train.features import FEATURE_SETS, PaySimFeatures
+        from train.synthetic import generate
+
+        frame = generate(200_000, seed=11)
+        model = XGBClassifier(**MODEL_PARAMS, n_jobs=2, random_state=0)
+        pipeline = Pipeline([("features", PaySimFeatures()), ("model", model)])
+        pipeline.fit(frame.drop(columns=list(LABEL_FIELDS)), frame["isFraud"].to_numpy())
+        artifacts.mkdir(parents=True, exist_ok=True)
+        joblib.dump(pipeline, artifacts / "pipeline.joblib")
+        model.get_booster().save_model(str(artifacts / "xgb_model.json"))
+        metrics = {
+            "threshold": 0.5,
+            "feature_set": "full",
+            "feature_names": list(FEATURE_SETS["full"]),
+            "test": {},
+            "rows": 200_000,
+            "versions": {},
+        }
+        (artifacts / "metrics.json").write_text(json.dumps(metrics))
+        export_model(artifacts)
+    return {"path": str(artifacts), **MODEL_PARAMS}
+
+
+def ensure_data(work: Path, rows: int, formats: tuple[str, ...]) -> dict[str, Path]:
+    """Generated PaySim files of ``rows`` rows (Kaggle layout), written once and reused."""
+    files = {kind: work / f"paysim-{rows}.{kind}" for kind in formats}
+    if all(path.exists() for path in files.values()):
+        return files
+    from train.data_cli import write_transactions
+    from train.synthetic import generate
+
+    progress("batch", f"generating {rows:,} rows")
+    frame = generate(rows, seed=2026, progress=True)
+    for path in files.values():
+        if not path.exists():
+            progress("batch", f"writing {path}")
+            write_transactions(frame, path)
+    return files
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    labels = [f"{r['engine']}\n{r['format']}" for r in results]
+    colors = {"baseline": "#999999", "local": "#1f77b4", "ray": "#ff7f0e"}
+    bar_colors = [colors[r["engine"]] for r in results]
+    axes[0].bar(labels, [r["rows_per_second"] / 1e3 for r in results], color=bar_colors)
+    axes[0].set_ylabel("thousand rows/s (end to end)")
+    axes[0].set_title(f"{results[0]['rows']:,} rows, 2 cores")
+    axes[1].bar(labels, [r["tree_peak_rss_mib"] for r in results], color=bar_colors)
+    axes[1].axhline(600, color="red", linestyle="--", linewidth=1, label="600 MiB target")
+    axes[1].set_ylabel("peak RSS, MiB (process tree)")
+    axes[1].legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with --child, one measured run)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        return run_child(argv[1:])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.batch_score", description=__doc__)
+    p.add_argument("--rows", type=int, default=FULL_PAYSIM_ROWS)
+    p.add_argument("--engines", default=",".join(ENGINES))
+    p.add_argument("--formats", default=",".join(FORMATS))
+    p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "fraudlite" / "batch")
+    p.add_argument("--artifacts", type=Path, default=None, help="default: WORK/model")
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "batch_score.json")
+    args = p.parse_args(argv)
+    engines = tuple(e for e in args.engines.split(",") if e)
+    formats = tuple(f for f in args.formats.split(",") if f)
+    args.work.mkdir(parents=True, exist_ok=True)
+    meta = run_metadata()
+    model = ensure_artifacts(args.artifacts or args.work / "model")
+    files = ensure_data(args.work, args.rows, formats)
+    results = []
+    for kind in formats:
+        for engine in engines:
+            progress("batch", f"{engine} on {files[kind].name}")
+            result = measure(engine, files[kind], Path(model["path"]), args.work)
+            progress("batch", json.dumps(result))
+            results.append(result)
+    comparisons = {}
+    for kind in formats:
+        by = {r["engine"]: r for r in results if r["format"] == kind}
+        base, local, ray = by.get("baseline"), by.get("local"), by.get("ray")
+        comparisons[kind] = {
+            "local_vs_baseline_rows_per_second": ratio(
+                local and local["rows_per_second"], base and base["rows_per_second"]
+            ),
+            "ray_seconds_over_local": ratio(ray and ray["seconds"], local and local["seconds"]),
+        }
+    document = {
+        **meta,
+        "load_average_1m_at_end": round(__import__("os").getloadavg()[0], 2),
+        "rows": args.rows,
+        "model": model,
+        "results": results,
+        "comparisons": comparisons,
+        "note": "end-to-end wall time of a fresh process per run; the machine is shared (see the "
+        "load averages), so figures vary between runs",
+    }
+    write_json(args.out, document)
+    plot(results, args.out.with_suffix(".png"))
+    print(json.dumps(document["comparisons"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
