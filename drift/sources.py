@@ -10,7 +10,10 @@ Accepted objects, by name:
   raw input fields (opted into the decision log, or under ``transaction``) adds that row; other
   lines (request logs, EMF records) are skipped and counted.
 
-A directory or S3 prefix is read recursively, in name order.
+A directory or S3 prefix is read recursively, in name order. In a directory only the suffixes
+above are read; under an S3 prefix every object is (the decision log reaches S3 through
+Firehose as gzip JSON lines named ``...gz`` or without a suffix): tables by suffix, the rest as
+JSON lines, gunzipped when they are gzip.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ def _s3_objects(uri: str) -> Iterator[tuple[str, bytes]]:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         keys = sorted(o["Key"] for page in pages for o in page.get("Contents", ()))
         for key in keys:
-            if _supported(key):
+            # Any object: Firehose names its (gzip) JSON-lines objects without our suffixes.
+            if not key.endswith("/"):
                 yield (
                     f"s3://{bucket}/{key}",
                     client.get_object(Bucket=bucket, Key=key)["Body"].read(),
@@ -103,7 +107,7 @@ def _s3_objects(uri: str) -> Iterator[tuple[str, bytes]]:
 
 def _read_object(name: str, data: bytes, inputs: tuple[str, ...], found: Observations) -> None:
     lower = name.lower()
-    if lower.endswith(".gz"):
+    if lower.endswith(".gz") or data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except OSError as exc:

@@ -316,3 +316,31 @@ def test_http_post_returns_error_statuses(github: str) -> None:
         http_post(f"{github}/repos/a/b/dispatches", {"Content-Type": "application/json"}, b"{}")
         == 204
     )
+
+
+def test_fraud_drift_reads_the_decision_log_from_s3(
+    s3: Any, shifted, model_path: Path, tmp_path: Path
+) -> None:
+    """fraud-drift --data s3://... on Firehose-style objects (gzip, no suffix): the job's PSI."""
+    frame, text = shifted
+    s3.put_object(Bucket=BUCKET, Key="cli/decisions/part-a", Body=gzip.compress(text.encode()))
+    out = tmp_path / "s3.json"
+    status = drift_main(
+        ["--model", str(model_path), "--data", f"s3://{BUCKET}/cli/", "--json", str(out)]
+    )
+    report = json.loads(out.read_text())
+    assert status == 1 and report["rows"] == 1200 and "amount" in report["drifted"]
+    raw = tmp_path / "raw.json"
+    drift_main(
+        [
+            "--model",
+            str(model_path),
+            "--data",
+            str(write_paysim_csv(tmp_path / "r.csv", frame)),
+            "--json",
+            str(raw),
+        ]
+    )
+    expected = json.loads(raw.read_text())
+    assert report["psi"] == {k: v for k, v in expected["psi"].items() if k in report["psi"]}
+    assert len(report["psi"]) == 8  # the live entries: raw inputs, hour and the score
