@@ -36,6 +36,11 @@ AB_METRICS: Final = (ARM_A_TRANSACTIONS, ARM_A_FLAGGED, ARM_B_TRANSACTIONS, ARM_
 
 
 def _subset(parsed: ParsedRequest, rows: list[int], model: LoadedModel) -> ParsedRequest:
+    """The request's rows ``rows`` with ``model``'s input columns (no copy when all rows)."""
+    if len(rows) == parsed.size:
+        return dataclasses.replace(
+            parsed, columns={name: parsed.columns[name] for name in model.input_names}
+        )
     index = np.asarray(rows, dtype=np.intp)
     return dataclasses.replace(
         parsed,
@@ -99,13 +104,13 @@ def answer_ab(
     )
     batch.extra["arm"] = arms
     batch.extra["arm_model_version"] = [m.version for m in decided_by]
+    flags = labels.tolist()
     for arm, count_name, flag_name in (
         (ARM_A, ARM_A_TRANSACTIONS, ARM_A_FLAGGED),
         (ARM_B, ARM_B_TRANSACTIONS, ARM_B_FLAGGED),
     ):
-        mask = np.array([a == arm for a in arms], dtype=bool)
-        record.add_metric(count_name, int(mask.sum()))
-        record.add_metric(flag_name, int(np.count_nonzero(labels & mask)))
+        record.add_metric(count_name, arms.count(arm))
+        record.add_metric(flag_name, sum(f for a, f in zip(arms, flags, strict=True) if a == arm))
     observe_shadow(rollout, parsed, body, request, probabilities, labels)
     return _body(parsed, probabilities, labels, entries, decided_by, primary)
 
