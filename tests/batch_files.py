@@ -24,6 +24,8 @@ from service.model import LoadedModel
 from service.schema import PAYSIM_COLUMNS
 from service.settings import Settings
 
+#: 132,707 real PaySim rows (../shared/data/README.md); tests using it skip where it is absent.
+REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/data/paysim_real_sample.csv.gz"
 #: (row index, column, text written in the CSV, the API's reason for that row).
 BROKEN: tuple[tuple[int, str, str, str], ...] = (
     (3, "amount", "-5", "amount: must not be negative, got -5.0"),

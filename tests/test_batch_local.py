@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from batch_files import (
     BROKEN,
+    REAL_SAMPLE,
     api_answers,
     dirty_rows,
     text_frame,
@@ -301,3 +302,33 @@ def test_rejects_and_summary_paths_can_be_chosen(model_path: Path, tmp_path: Pat
     assert len(read(out)) == 100 - len(BROKEN)
     assert len(read(rejects)) == len(BROKEN)
     assert json.loads(summary.read_text())["rejected"] == len(BROKEN)
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not REAL_SAMPLE.exists(), reason=f"{REAL_SAMPLE} is absent (see its README)")
+def test_real_sample_scores_as_the_api(model_path: Path, loaded: Any, tmp_path: Path) -> None:
+    out = tmp_path / "real.parquet"
+    assert (
+        score(str(REAL_SAMPLE), "--model", str(model_path), "-o", str(out), "--keep", "isFraud")
+        == 0
+    )
+    got = pq.read_table(out)
+    assert (
+        got.num_rows == 132_707 and pq.read_table(tmp_path / "real.rejects.parquet").num_rows == 0
+    )
+    assert got.column("row").to_pylist() == list(range(132_707))
+    # Every 10th real row through POST /predict: the same probabilities and decisions.
+    rows = (
+        pacsv.read_csv(
+            REAL_SAMPLE, convert_options=pacsv.ConvertOptions(column_types={"type": pa.string()})
+        )
+        .take(pa.array(range(0, 132_707, 10)))
+        .to_pylist()
+    )
+    answers = api_answers(model_path, loaded, rows)
+    picked = got.take(pa.array(range(0, 132_707, 10)))
+    assert picked.column("probability_fraud").to_pylist() == [
+        a["probability_fraud"] for a in answers
+    ]
+    assert picked.column("is_fraud").to_pylist() == [a["is_fraud"] for a in answers]
+    assert picked.column("isFraud").to_pylist() == [str(r["isFraud"]) for r in rows]

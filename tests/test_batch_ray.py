@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from batch_files import BROKEN, dirty_rows, text_frame, typed, write_csv
+from batch_files import BROKEN, REAL_SAMPLE, dirty_rows, text_frame, typed, write_csv
 from bench_artifacts import trained_artifacts
 
 from batch.cli import main
@@ -153,3 +153,17 @@ def test_a_broken_file_fails_the_ray_job_with_the_local_message(
     err = capsys.readouterr().err
     assert "broken.csv: not a readable CSV file" in err
     assert not out.exists()
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not REAL_SAMPLE.exists(), reason=f"{REAL_SAMPLE} is absent (see its README)")
+def test_real_sample_identical_on_both_engines(
+    local_ray: None, model_path: Path, tmp_path: Path
+) -> None:
+    local, remote = tmp_path / "local.parquet", tmp_path / "ray.parquet"
+    common = [str(REAL_SAMPLE), "--model", str(model_path), "--workers", "2"]
+    assert run(*common, "-o", str(local)) == 0
+    assert run(*common, "-o", str(remote), "--engine", "ray") == 0
+    (local_out, _), (ray_out, ray_rejects) = tables(local), tables(remote)
+    assert ray_out.num_rows == 132_707 and ray_rejects.num_rows == 0
+    assert ray_out.equals(local_out)
