@@ -169,7 +169,7 @@ deploy-template: setup
 deploy: deploy-template aws-tools
 	test -n "$(MODEL_BUCKET)" || { echo "deploy: set MODEL_BUCKET" >&2; exit 1; }
 	params="$$($(BIN)/fraud-model-pin --file $(PIN_FILE) sam-params --bucket $(MODEL_BUCKET))" && \
-	$(SAM) deploy --template-file $(OUT)/deploy-template.json --stack-name $(STACK) \
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file $(OUT)/deploy-template.json --stack-name $(STACK) \
 		--region $(AWS_REGION) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 		--image-repository $(ECR_REPOSITORY_URI) \
 		--s3-bucket $(MODEL_BUCKET) --s3-prefix deploy-templates/$(STACK) \

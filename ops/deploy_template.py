@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fraud-deploy-template: error: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    # Compact: CloudFormation takes at most 51,200 bytes inline (make deploy uploads it to S3).
+    args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n")
     print(f"wrote {args.out} (image {args.image_uri})")
     return 0
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_tools import load_template, translate
+from aws_tools import aws_tools_dir, load_template, translate
 from live_server import serve
 from moto_s3 import aws_env, moto_server
 from service_model import build_model
@@ -133,6 +133,26 @@ def test_deploy_template_translates_with_the_image() -> None:
         if r["Type"] == "AWS::Lambda::Function" and "ImageUri" in r["Properties"].get("Code", {})
     ]
     assert images and set(images) == {IMAGE}
+
+
+def test_the_sam_cli_validates_the_deploy_template(tmp_path: Path) -> None:
+    sam = aws_tools_dir() / "bin" / "sam"
+    if not sam.exists():
+        reason = "aws-sam-cli not installed: run .ci/install-aws-tools (make aws-tools)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; make test installs it")
+        pytest.skip(reason)
+    out = tmp_path / "deploy.json"
+    assert deploy_template.main(["--image-uri", IMAGE, "--out", str(out)]) == 0
+    done = subprocess.run(
+        [str(sam), "validate", "--template-file", str(out), "--region", "us-east-1", "--lint"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is a valid SAM Template" in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
