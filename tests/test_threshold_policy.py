@@ -156,3 +156,38 @@ def test_per_amount_needs_a_cost_policy_and_confidence_a_probability() -> None:
         "fp_cost": 1.0,
         "per_amount": False,
     }
+
+
+def test_cli_documents_the_policy_options(capsys) -> None:
+    from train.cli import main as train_main
+
+    with pytest.raises(SystemExit):
+        train_main(["--help"])
+    text = capsys.readouterr().out
+    for option in (
+        "--threshold-policy",
+        "--confidence",
+        "--cost-per-amount",
+        "--folds",
+        "--correction",
+    ):
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold-policy", "recall:2"], "the target must be in (0, 1]"),
+        (["--threshold-policy", "f1:0.5"], "unknown threshold policy kind"),
+        (["--cost-per-amount"], "--cost-per-amount applies to a cost"),
+        (["--confidence", "1.5"], "--confidence must be in (0, 1)"),
+        (["--legit-weight", "0"], "--legit-weight must be > 0"),
+    ],
+)
+def test_cli_refuses_a_bad_policy_before_loading_data(tmp_path, capsys, args, message) -> None:
+    from train.cli import main as train_main
+
+    # The data source does not exist: the policy must be refused first, with exit 2.
+    code = train_main(["--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
