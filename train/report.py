@@ -101,9 +101,14 @@ def _threshold_section(metrics: dict[str, Any]) -> list[str]:
     lines = [
         "## How the threshold was chosen",
         "",
-        f"Chosen on {metrics['threshold_policy']['chosen_on']} (a forward-chaining fold trains "
-        f"only on steps before those it scores): {oof['rows']:,} rows scored, holding "
-        f"{oof['fraud']:,} frauds. At the threshold on those "
+        f"Chosen on {metrics['threshold_policy']['chosen_on']}"
+        + (
+            " (a forward-chaining fold trains only on steps before those it scores)"
+            if "forward-chaining" in metrics["threshold_policy"]["chosen_on"]
+            else ""
+        )
+        + f": {oof['rows']:,} rows scored, holding {oof['fraud']:,} frauds. At the threshold "
+        "on those "
         f"scores: recall {_pct(oof['recall'])} (lower bound {_pct(oof['recall_lower_bound'])}), "
         f"precision {_pct(oof['precision'])} (lower bound {_pct(oof['precision_lower_bound'])}) "
         f"at {oof['confidence']:.0%} confidence"

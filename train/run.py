@@ -95,6 +95,11 @@ class TrainConfig:
             per_amount=self.cost_per_amount,
         )
 
+    def recall_target(self) -> float:
+        """The recall a recall policy promises; ``target_recall`` under other policies."""
+        policy = self.policy()
+        return policy.target if policy.kind == "recall" and policy.target else self.target_recall
+
 
 @dataclass(frozen=True)
 class EvalSet:
@@ -227,7 +232,7 @@ def _summary(fitted: Fitted, test_y: np.ndarray, config: TrainConfig) -> dict[st
         "pr_auc": result["pr_auc"],
         "recall_at_precision_0_9": result["recall_at_precision_0_9"],
         "precision_at_target_recall": precision_at_recall(
-            test_y, fitted.test_proba, config.target_recall, weights
+            test_y, fitted.test_proba, config.recall_target(), weights
         ),
         "threshold": fitted.threshold,
         "precision": result["precision"],
@@ -290,7 +295,7 @@ def train_model(
         "feature_set": config.feature_set,
         "feature_names": list(FEATURE_SETS[config.feature_set]),
         "threshold": threshold,
-        "target_recall": policy.target if policy.kind == "recall" else config.target_recall,
+        "target_recall": config.recall_target(),
         "legit_weight": config.legit_weight,
         "threshold_policy": threshold_policy_record(fitted, config),
         "probability": {
