@@ -124,42 +124,46 @@ class Binner:  # frozen, yet cached_property works: it writes the instance __dic
         n = len(probabilities)
         if n > SMALL_BATCH or (features is None and self._needs_features):
             return self.bins(self.values(columns, probabilities, features)).tolist()
-        per_entry = []
-        for entry, cuts, lookup in self._python_tables:
-            if entry.source == "score":
+        rows: list[list[int]] = [[] for _ in range(n)]
+        for kind, key, cuts, lookup in self._plan:
+            if kind == "score":
                 values = probabilities.tolist()
-            elif entry.source == "hour":
-                values = [math.fmod(s, 24.0) for s in _column(columns, "step").tolist()]
-            elif entry.source == "feature":
-                assert features is not None
-                values = features[:, self.feature_names.index(entry.name)].tolist()
-            elif lookup is not None:
-                try:
-                    per_entry.append([lookup[v] for v in _column(columns, entry.name)])
-                except KeyError:
-                    raise BinningError(
-                        f"{entry.name!r} has a value outside the reference"
-                    ) from None
-                continue
+            elif kind == "hour":
+                values = [math.fmod(v, 24.0) for v in _column(columns, "step").tolist()]
+            elif kind == "feature":
+                assert features is not None and isinstance(key, int)
+                values = features[:, key].tolist()
             else:
-                values = _column(columns, entry.name).tolist()
-            per_entry.append([bisect_left(cuts, v) for v in values])
-        return [list(row) for row in zip(*per_entry, strict=True)]
+                # tolist(): iterating a numpy array element by element costs far more.
+                values = _column(columns, str(key)).tolist()
+            if lookup is not None:
+                try:
+                    for row, value in zip(rows, values, strict=True):
+                        row.append(lookup[value])
+                except KeyError:
+                    raise BinningError(f"{key!r} has a value outside the reference") from None
+            else:
+                for row, value in zip(rows, values, strict=True):
+                    row.append(bisect_left(cuts, value))
+        return rows
 
     @cached_property
     def _needs_features(self) -> bool:
         return any(e.source == "feature" for e in self.entries)
 
     @cached_property
-    def _python_tables(self) -> list[tuple[FeatureProfile, list[float], dict[str, int] | None]]:
-        return [
-            (
-                e,
-                [float(c) for c in e.edges_array()],
-                {name: code for code, name in enumerate(e.categories)} if e.categories else None,
+    def _plan(self) -> list[tuple[str, str | int, list[float], dict[str, int] | None]]:
+        """Per entry: where its values come from, its cut points as floats, its category codes."""
+        plan: list[tuple[str, str | int, list[float], dict[str, int] | None]] = []
+        for e in self.entries:
+            key: str | int = e.name
+            if e.source == "feature":
+                key = self.feature_names.index(e.name)
+            lookup = (
+                {name: code for code, name in enumerate(e.categories)} if e.categories else None
             )
-            for e in self.entries
-        ]
+            plan.append((e.source, key, [float(c) for c in e.edges_array()], lookup))
+        return plan
 
     def counts(self, values: np.ndarray) -> np.ndarray:
         """Flat int64 counts (entry after entry, ``total_bins`` long) of an ``[N, E]`` matrix."""
