@@ -97,6 +97,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         # Needs nameDest, which the primary does not take: read from the body when present.
         "named": build_model(root / "named.onnx", inputs=PREAUTH_INPUTS, threshold=0.3),
         "corrupt": _write(root / "corrupt.onnx", b"not a model"),
+        # Another model within the primary's inputs, for a third version.
+        "named_free": build_model(root / "third.onnx", inputs=schema.MODEL_INPUTS, threshold=0.7),
     }
 
 
@@ -414,3 +416,38 @@ def test_no_rollout_without_settings(models: dict[str, Path]) -> None:
 @pytest.fixture(autouse=True)
 def _no_stray_servers() -> Iterator[None]:
     yield
+
+
+# --- KServe V2 -----------------------------------------------------------------------------------
+
+
+def test_v2_routes_serve_each_model_under_its_version(models: dict[str, Path]) -> None:
+    settings = settings_for(
+        models, shadow_model_uri=str(models["preauth"]), ab_model_uri=str(models["named_free"]),
+        ab_share=0.3,
+    )  # fmt: skip
+    primary = load_model(settings)
+    rollout = load_rollout(settings, primary)
+    assert isinstance(primary, LoadedModel) and rollout is not None
+    shadow, ab = rollout.shadow_model, rollout.ab_model
+    assert shadow is not None and ab is not None
+    with serve(create_app(settings, primary, None, rollout)) as port:
+        base = f"http://127.0.0.1:{port}/v2/models/fraudlite"
+        for model in (primary, shadow, ab):
+            url = f"{base}/versions/{model.version}"
+            meta = httpx.get(url).json()
+            assert meta["versions"] == [model.version]
+            assert [i["name"] for i in meta["inputs"]] == list(model.input_names)
+            assert httpx.get(f"{url}/ready").json()["ready"] is True
+            inputs = [i for i in v2_body()["inputs"] if i["name"] in model.input_names]
+            answer = httpx.post(f"{url}/infer", json={"inputs": inputs}).json()
+            assert answer["model_version"] == model.version
+            columns = {
+                i["name"]: np.array(i["data"], dtype=object if i["name"] == "type" else np.float32)
+                for i in inputs
+            }
+            (expected,) = model.score(columns)[0].tolist()
+            assert answer["outputs"][0]["data"] == [expected]
+        assert httpx.get(f"{base}/versions/0123456789abcdef").status_code == 404
+        plain = httpx.post(f"{base}/infer", json=v2_body()).json()
+        assert plain["model_version"] == primary.version

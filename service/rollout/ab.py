@@ -102,8 +102,9 @@ def answer_ab(
         transaction_ids=parsed.transaction_ids,
         contributions=entries,
     )
-    batch.extra["arm"] = arms
-    batch.extra["arm_model_version"] = [m.version for m in decided_by]
+    if batch is not None:  # None: the app records no telemetry
+        batch.extra["arm"] = arms
+        batch.extra["arm_model_version"] = [m.version for m in decided_by]
     flags = labels.tolist()
     for arm, count_name, flag_name in (
         (ARM_A, ARM_A_TRANSACTIONS, ARM_A_FLAGGED),

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from service.api.requests import RequestValidator
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.model.errors import FaultKind
 from service.settings import Settings
+from service.v2.requests import InferValidator
 
 log = logging.getLogger("fraudlite.rollout")
 
@@ -43,6 +44,7 @@ class Rollout:
     ab_share: float = 0.0
     #: Validates a body for the shadow's own inputs (used when they are not all the primary's).
     shadow_validator: RequestValidator | None = None
+    _infer_validators: dict[str, InferValidator] = field(default_factory=dict, repr=False)
 
     @property
     def splits(self) -> bool:
@@ -63,6 +65,14 @@ class Rollout:
             if model is not None and model.version == version:
                 return role, model
         return None
+
+    def infer_validator(self, model: LoadedModel, max_batch: int) -> InferValidator:
+        """The KServe V2 request validator of a shadow or A/B model (built once)."""
+        validator = self._infer_validators.get(model.version)
+        if validator is None:
+            validator = InferValidator.for_model(model, max_batch)
+            self._infer_validators[model.version] = validator
+        return validator
 
     def describe(self, primary: Loaded) -> list[dict[str, Any]]:
         """Every configured model with its role, version and status (GET /model, /health)."""

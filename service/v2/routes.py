@@ -208,7 +208,9 @@ def v2_routes(state: ServiceState) -> list[Route]:
 
     def check_version(request: Request, loaded: LoadedModel) -> None:
         version = request.path_params.get("version")
-        if version is not None and version != loaded.version:
+        # Shadow and A/B models answer under their own version too (issue 16).
+        other = state.rollout.by_version(version) if state.rollout and version else None
+        if version is not None and version != loaded.version and other is None:
             raise NotFound(
                 f"model {MODEL_NAME!r} has no version {version!r}; "
                 f"the loaded version is {loaded.version!r}",
@@ -219,6 +221,11 @@ def v2_routes(state: ServiceState) -> list[Route]:
         check_name(request)
         loaded, _ = state.require_model()  # 503 with the reason and Retry-After
         check_version(request, loaded)
+        version = request.path_params.get("version")
+        if state.rollout is not None and version is not None and version != loaded.version:
+            role_model = state.rollout.by_version(version)  # a shadow or A/B model (issue 16)
+            assert role_model is not None  # check_version let only known versions through
+            return role_model[1]
         return loaded
 
     async def server_metadata(request: Request) -> Response:
@@ -251,6 +258,8 @@ def v2_routes(state: ServiceState) -> list[Route]:
     async def infer(request: Request) -> Response:
         loaded = loaded_model(request)
         validator = state.infer_validator
+        if loaded is not state.model and state.rollout is not None:  # issue 16
+            validator = state.rollout.infer_validator(loaded, state.settings.max_batch)
         assert validator is not None  # built with the model (service/state.py)
         body, header_length = await read_infer_body(request, state.settings.max_body_bytes)
         parsed = validator.parse(body, header_length)
