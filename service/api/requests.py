@@ -43,9 +43,14 @@ from service.model.metadata import InputSpec
 
 # MAX_DETAILS (service/errors.py): details listed in one 422 answer, the "more" line included.
 
-_Money = Annotated[float, msgspec.Meta(ge=0, le=F32_MAX)]
-_Step = Annotated[float, msgspec.Meta(ge=0, le=STEP_MAX)]
-_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+_Money = Annotated[
+    float, msgspec.Meta(ge=0, le=F32_MAX, description="non-negative; scored as float32")
+]
+_Step = Annotated[
+    float,
+    msgspec.Meta(ge=0, le=STEP_MAX, description="hour of the simulation (PaySim: 1-744), whole"),
+]
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256, description="account id")]
 _Bit = Annotated[int, msgspec.Meta(ge=0, le=1)]
 _Flag = bool | _Bit | Annotated[float, msgspec.Meta(ge=0, le=1)]
 # JSON numbers are values, not spellings: 1.0 is the integer 1 (as JSON Schema says), so labels

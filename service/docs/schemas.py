@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
+from service import schema
 from service.api import answers
 from service.api.problems import add_semantic_rules
 from service.api.requests import OPTIONS_RULE, RequestValidator
@@ -22,6 +23,8 @@ from service.api.requests import OPTIONS_RULE, RequestValidator
 REF_TEMPLATE: Final = "#/components/schemas/{name}"
 _LEGACY: Final = ("LegacyTransaction", "LegacyTransactionRequest")
 _REQUESTS: Final = ("TransactionRequest", "LegacyTransactionRequest", "BatchRequest")
+#: Fields that may be model inputs (service/schema.py).
+_FIELDS: Final = frozenset(schema.INPUT_TYPES)
 
 
 def ref(name: str) -> dict[str, str]:
@@ -36,8 +39,13 @@ def api_components(validator: RequestValidator, explainable: bool) -> dict[str, 
     _, components = msgspec.json.schema_components(
         [*bodies.values(), *answers.ANSWER_TYPES], ref_template=REF_TEMPLATE
     )
+    inputs = set(validator.input_names)
     for name in ("Transaction", "LegacyTransaction", *_REQUESTS[:2]):
         add_semantic_rules(components[name], legacy=name in _LEGACY)
+        for field, prop in components[name]["properties"].items():
+            if field in _FIELDS and field not in inputs:
+                note = "not an input of this model: checked, then ignored"
+                prop["description"] = "; ".join(filter(None, [prop.get("description"), note]))
     if explainable:
         for name in _REQUESTS:
             components[name].update(OPTIONS_RULE)
