@@ -5,7 +5,8 @@ base image then runs its own Runtime Interface Emulator, whose invoke endpoint i
 ``http://127.0.0.1:9000/2015-03-31/functions/function/invocations``. This command posts payload
 2.0 events there, as API Gateway would, and checks the handler's answers: ``GET /health`` is 200
 with a model version, ``POST /predict`` with the fraud-like transaction is flagged, and ``POST
-/v2/models/fraudlite/infer`` (KServe V2) labels it 1. ``make image-test`` does all three steps.
+/v2/models/fraudlite/infer`` (KServe V2, with the inputs ``GET /v2/models/fraudlite`` lists)
+labels it 1. ``make image-test`` does all three steps.
 
 URL may be the endpoint itself or the emulator's base URL. Exit 0 when all pass, 1 otherwise
 (or when the emulator never answers within ``--wait`` seconds), 2 for usage errors.
@@ -47,9 +48,11 @@ def route_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
     return event
 
 
-def v2_infer_body() -> dict[str, Any]:
-    """The fraud-like transaction as a KServe V2 infer request with every full-model input."""
-    names = [n for n in FRAUD_LIKE if n != "transaction_id"]
+def v2_infer_body(names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The fraud-like transaction as a KServe V2 infer request with the inputs ``names`` (the
+    model's, from its V2 metadata; default: every input of the full feature set)."""
+    if names is None:
+        names = [n for n in FRAUD_LIKE if n != "transaction_id"]
     return {
         "inputs": [
             {
@@ -63,8 +66,18 @@ def v2_infer_body() -> dict[str, Any]:
     }
 
 
+def input_names(metadata: Any) -> list[str] | None:
+    """The input names of a V2 model metadata body, when they are all smoke-row fields."""
+    inputs = metadata.get("inputs") if isinstance(metadata, dict) else None
+    if not isinstance(inputs, list):
+        return None
+    names = [i.get("name") for i in inputs if isinstance(i, dict)]
+    return names if names and all(n in FRAUD_LIKE for n in names) else None
+
+
 def checks() -> list[tuple[str, dict[str, Any], Any]]:
-    """(name, event, test of the decoded body) for each invocation."""
+    """(name, event, test of the decoded body) for each invocation; the V2 infer event is built
+    from the answer of the metadata event before it (see :func:`run_checks`)."""
     return [
         (
             "GET /health",
@@ -77,13 +90,21 @@ def checks() -> list[tuple[str, dict[str, Any], Any]]:
             lambda b: b.get("is_fraud") is True,
         ),
         (
-            "POST /v2/models/fraudlite/infer",
-            route_event("POST", f"/v2/models/{V2_MODEL}/infer", v2_infer_body()),
-            lambda b: any(
-                o.get("name") == "label" and o.get("data") == [1] for o in b.get("outputs", [])
-            ),
+            f"GET /v2/models/{V2_MODEL}",
+            route_event("GET", f"/v2/models/{V2_MODEL}"),
+            lambda b: input_names(b) is not None,
         ),
     ]
+
+
+def _infer_check(names: Sequence[str] | None) -> tuple[str, dict[str, Any], Any]:
+    return (
+        f"POST /v2/models/{V2_MODEL}/infer",
+        route_event("POST", f"/v2/models/{V2_MODEL}/infer", v2_infer_body(names)),
+        lambda b: any(
+            o.get("name") == "label" and o.get("data") == [1] for o in b.get("outputs", [])
+        ),
+    )
 
 
 def wait_until_up(url: str, wait: float) -> None:
@@ -104,7 +125,10 @@ def run_checks(url: str, wait: float = 30.0) -> list[tuple[str, bool, str]]:
     endpoint = invoke_url(url)
     wait_until_up(endpoint, wait)
     results = []
-    for name, event, good in checks():
+    names: list[str] | None = None
+    pending = checks()
+    while pending:
+        name, event, good = pending.pop(0)
         answer = call("POST", endpoint, event, timeout=60)
         reply = answer.body if isinstance(answer.body, dict) else {}
         status = reply.get("statusCode")
@@ -115,6 +139,9 @@ def run_checks(url: str, wait: float = 30.0) -> list[tuple[str, bool, str]]:
         ok = answer.status == 200 and status == 200 and isinstance(body, dict) and good(body)
         detail = f"invoke HTTP {answer.status}, statusCode {status}"
         results.append((name, ok, detail if ok else f"{detail}: {answer.excerpt()}"))
+        if name == f"GET /v2/models/{V2_MODEL}":
+            names = input_names(body) if ok else None
+            pending.append(_infer_check(names))
     return results
 
 

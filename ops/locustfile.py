@@ -14,7 +14,7 @@ import os
 
 from locust import HttpUser, between, task
 
-from ops.invoke_check import v2_infer_body
+from ops.invoke_check import input_names, v2_infer_body
 from ops.smoke import FRAUD_LIKE, LEGITIMATE, V2_MODEL
 
 HEADERS = json.loads(os.environ.get("FRAUD_LOAD_HEADERS") or "{}")
@@ -24,6 +24,16 @@ class ScoringUser(HttpUser):
     """One client of the scoring API."""
 
     wait_time = between(0.05, 0.2)
+    v2_body: dict | None = None
+
+    def on_start(self) -> None:
+        # The model's own V2 inputs (a pre-authorization model has fewer).
+        response = self.client.get(f"/v2/models/{V2_MODEL}", headers=HEADERS, name="/v2 metadata")
+        try:
+            names = input_names(response.json())
+        except ValueError:
+            names = None
+        self.v2_body = v2_infer_body(names)
 
     def _post(self, path: str, body: object, name: str) -> None:
         with self.client.post(
@@ -47,4 +57,4 @@ class ScoringUser(HttpUser):
 
     @task(1)
     def v2_infer(self) -> None:
-        self._post(f"/v2/models/{V2_MODEL}/infer", v2_infer_body(), "/v2 infer")
+        self._post(f"/v2/models/{V2_MODEL}/infer", self.v2_body or v2_infer_body(), "/v2 infer")

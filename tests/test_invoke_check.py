@@ -17,6 +17,7 @@ from service_model import build_model
 from test_lambda_bundle import bundle, lambda_python, rie, task  # noqa: F401
 
 from ops.invoke_check import invoke_url, main
+from service.schema import MODEL_INPUTS
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +31,31 @@ def _env(model: Path, cache: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(("threshold", "code"), [(0.5, 0), (0.999, 1)])
+PREAUTH = ("type", "step", "amount", "oldbalanceOrg", "oldbalanceDest")
+
+
+@pytest.mark.parametrize(
+    ("threshold", "inputs", "code"),
+    [(0.5, MODEL_INPUTS, 0), (0.999, MODEL_INPUTS, 1), (0.5, PREAUTH, 0)],
+    ids=["flags-the-fraud", "misses-the-fraud", "preauth-inputs"],
+)
 def test_invoke_check_under_the_emulator(
-    request: pytest.FixtureRequest, tmp_path: Path, capsys, threshold: float, code: int
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    capsys,
+    threshold: float,
+    inputs: tuple[str, ...],
+    code: int,
 ) -> None:
     fixture = request.getfixturevalue
     rie_path, python = fixture("rie"), fixture("lambda_python")[0]
     built, task_dir = fixture("bundle"), fixture("task")
     # 0.5: the fraud-like row (p ~ 0.96) is flagged; 0.999: it is not and the check must fail.
-    model = build_model(tmp_path / "model.onnx", threshold=threshold)
+    # The V2 request carries the inputs the model's metadata lists (fewer for preauth).
+    feature_set = "preauth" if inputs == PREAUTH else "full"
+    model = build_model(
+        tmp_path / "model.onnx", threshold=threshold, inputs=inputs, feature_set=feature_set
+    )
     env = _env(model, tmp_path / "cache")
     with emulator(rie_path, python, built, task_dir, env, tmp_path / "rie.log") as emu:
         assert main([emu.url, "--wait", "30"]) == code, emu.output()[-2000:]
@@ -46,6 +63,7 @@ def test_invoke_check_under_the_emulator(
     assert "PASS  GET /health" in printed
     verdict = "PASS" if code == 0 else "FAIL"
     assert f"{verdict}  POST /predict fraud-like" in printed
+    assert "PASS  GET /v2/models/fraudlite:" in printed
     assert f"{verdict}  POST /v2/models/fraudlite/infer" in printed
 
 
