@@ -153,13 +153,18 @@ def plot_reliability(
     observed = [max(b["observed"], floor) for b in bins]
     sizes = [20 + 400 * b["weight"] ** 0.5 for b in bins]
     ax.plot(predicted, observed, color="#1f4e79", lw=1.2)
-    ax.scatter(predicted, observed, s=sizes, color="#1f4e79", zorder=3, label="test bins")
+    ax.scatter(predicted, observed, s=sizes, color="#1f4e79", zorder=3, label="test bins (rows)")
+    # Few rows make a bin's observed rate noisy: say how many each point rests on.
+    for x, yv, b in zip(predicted, observed, bins, strict=True):
+        ax.annotate(
+            f"{b['rows']:,}", (x, yv), textcoords="offset points", xytext=(4, 4), fontsize=7
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(floor, 1.2)
     ax.set_ylim(floor, 1.2)
     ax.set_xlabel("mean predicted fraud probability (bin)")
-    ax.set_ylabel("observed fraud rate (bin)")
+    ax.set_ylabel("observed fraud rate (bin; 0 drawn at the bottom)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="upper left")
     ax.set_title(title)
