@@ -72,12 +72,18 @@ def _schema(name: str, spec: dict[str, Any]) -> str:
         out.append(f"<p>{escape(spec['description'])}</p>")
     out.append("<table><tr><th>Field</th><th>Type</th><th>Required</th><th>Notes</th></tr>")
     for field, prop in spec.get("properties", {}).items():
-        kind = prop.get("type", prop.get("$ref", "").rsplit("/", 1)[-1])
+        kind = _kind(prop)
         notes = [prop.get("description", "")]
         if "enum" in prop:
-            notes.append("one of " + ", ".join(str(v) for v in prop["enum"]))
+            notes.append("one of " + ", ".join(json.dumps(v) for v in prop["enum"]))
+        if "const" in prop:
+            notes.append(f"always {json.dumps(prop['const'])}")
         if "minimum" in prop and "maximum" in prop:
             notes.append(f"{prop['minimum']} ≤ value ≤ {prop['maximum']:.8g}")
+        if "minLength" in prop or "maxLength" in prop:
+            notes.append(f"{prop.get('minLength', 0)} to {prop.get('maxLength', '∞')} characters")
+        if "maxItems" in prop:
+            notes.append(f"{prop.get('minItems', 0)} to {prop['maxItems']} items")
         out.append(
             f"<tr><td><code>{escape(field)}</code></td><td>{escape(str(kind))}</td>"
             f"<td>{'yes' if field in required else ''}</td>"
@@ -85,6 +91,22 @@ def _schema(name: str, spec: dict[str, Any]) -> str:
         )
     out.append("</table>")
     return "".join(out)
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    """A property's type in a few words: its JSON type(s), the schema it refers to, or the
+    alternatives of an anyOf/oneOf."""
+    if "type" in prop:
+        kind = prop["type"]
+        return " or ".join(kind) if isinstance(kind, list) else str(kind)
+    if "$ref" in prop:
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    for key in ("anyOf", "oneOf"):
+        if key in prop:
+            return " or ".join(_kind(option) for option in prop[key])
+    if "enum" in prop:
+        return "enum"
+    return "const" if "const" in prop else "any"
 
 
 def _pre(value: Any) -> str:
