@@ -124,6 +124,8 @@ class Binner:  # frozen, yet cached_property works: it writes the instance __dic
         n = len(probabilities)
         if n > SMALL_BATCH or (features is None and self._needs_features):
             return self.bins(self.values(columns, probabilities, features)).tolist()
+        if n == 1:
+            return [self._one_row(columns, probabilities, features)]
         rows: list[list[int]] = [[] for _ in range(n)]
         for kind, key, cuts, lookup in self._plan:
             if kind == "score":
@@ -146,6 +148,33 @@ class Binner:  # frozen, yet cached_property works: it writes the instance __dic
                 for row, value in zip(rows, values, strict=True):
                     row.append(bisect_left(cuts, value))
         return rows
+
+    def _one_row(
+        self,
+        columns: Mapping[str, np.ndarray],
+        probabilities: np.ndarray,
+        features: np.ndarray | None,
+    ) -> list[int]:
+        """:meth:`bin_rows` of a single row (the common request): scalars, no lists."""
+        row = []
+        try:
+            for kind, key, cuts, lookup in self._plan:
+                if kind == "score":
+                    value = float(probabilities[0])
+                elif kind == "hour":
+                    value = math.fmod(float(columns["step"][0]), 24.0)
+                elif kind == "feature":
+                    assert features is not None and isinstance(key, int)
+                    value = float(features[0, key])
+                elif lookup is not None:
+                    row.append(lookup[columns[str(key)][0]])
+                    continue
+                else:
+                    value = float(columns[str(key)][0])
+                row.append(bisect_left(cuts, value))
+        except KeyError as exc:
+            raise BinningError(f"cannot bin {exc.args[0]!r} against the reference") from None
+        return row
 
     @cached_property
     def _needs_features(self) -> bool:
