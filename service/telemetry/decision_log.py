@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import IO, Any, Final
 
 import msgspec
@@ -40,6 +38,7 @@ import numpy as np
 
 from service import schema
 from service.settings import SettingsError
+from service.telemetry.stdout import write_stdout
 
 DECISION_EVENT: Final = "decision"
 STDOUT: Final = "stdout"
@@ -104,40 +103,52 @@ class DecisionLog:
         self.write = write
         self.raw_fields = tuple(raw_fields)
         self.clock = clock
+        self._second = -1
+        self._second_text = ""
 
     def record(self, batch: DecisionBatch, request_id: str, route: str) -> None:
         """Write one line per transaction of ``batch``."""
         self.write(self.render(batch, request_id, route))
 
     def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
-        """The lines of ``batch``, each ending in a newline."""
-        stamp = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds")
+        """The lines of ``batch``, each ending in a newline.
+
+        The fields every line of the request shares are encoded once; each line adds its own.
+        """
         common: dict[str, Any] = {
             "event": DECISION_EVENT,
-            "timestamp": stamp.replace("+00:00", "Z"),
+            "timestamp": self._timestamp(),
             "request_id": request_id,
             "model_version": batch.model_version,
             "route": route,
             "threshold": batch.threshold,
         }
-        for name, value in batch.fields.items():
-            if name not in _CORE and value is not None:
-                common[name] = value
+        if batch.fields:
+            for name, value in batch.fields.items():
+                if name not in _CORE and value is not None:
+                    common[name] = value
+        head = _encode(common)[:-1] + b","  # '{...,' : each line's own fields follow
         n = batch.size
         ids = batch.transaction_ids or [None] * n
         probabilities = batch.probabilities.tolist()
         labels = batch.labels.tolist()
-        raw = {
-            name: _raw_values(batch.columns[name])
-            for name in self.raw_fields
-            if name in batch.columns
-        }
-        extras = {k: v for k, v in batch.extra.items() if k not in _CORE and len(v) == n}
+        raw = (
+            {
+                name: _raw_values(batch.columns[name])
+                for name in self.raw_fields
+                if name in batch.columns
+            }
+            if self.raw_fields
+            else {}
+        )
+        extras = (
+            {k: v for k, v in batch.extra.items() if k not in _CORE and len(v) == n}
+            if batch.extra
+            else {}
+        )
         lines = []
         for i in range(n):
-            item = dict(common)
-            if ids[i] is not None:
-                item["transaction_id"] = ids[i]
+            item: dict[str, Any] = {} if ids[i] is None else {"transaction_id": ids[i]}
             item["probability"] = probabilities[i]
             item["is_fraud"] = bool(labels[i])
             if batch.contributions is not None:
@@ -147,8 +158,19 @@ class DecisionLog:
             for name, values in extras.items():
                 if values[i] is not None:
                     item[name] = values[i]
-            lines.append(_encode(item))
+            lines.append(head + _encode(item)[1:])
+        if n == 1:
+            return lines[0].decode() + "\n"
         return b"\n".join(lines).decode() + "\n" if lines else ""
+
+    def _timestamp(self) -> str:
+        """ISO 8601 UTC with milliseconds; the seconds part is formatted once per second."""
+        now = self.clock()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
 
 
 def _raw_values(column: np.ndarray) -> list[Any]:
@@ -164,13 +186,6 @@ def _named_contributions(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"name": item["name"], "contribution": item["contribution"]}
         for item in entry.get("features", [])
     ]
-
-
-def stdout_lines(text: str) -> None:
-    """Write decision lines to the current stdout and flush."""
-    stream = sys.stdout
-    stream.write(text)
-    stream.flush()
 
 
 class FileLines:
@@ -208,10 +223,10 @@ def open_decision_log(destination: str, raw_fields: Sequence[str] = ()) -> Decis
     """
     if destination == OFF:
         if raw_fields:
-            DecisionLog(stdout_lines, raw_fields)  # still reject unknown names
+            DecisionLog(write_stdout, raw_fields)  # still reject unknown names
         return None
     if destination == STDOUT:
-        return DecisionLog(stdout_lines, raw_fields)
-    log = DecisionLog(stdout_lines, raw_fields)  # check the fields before creating a file
+        return DecisionLog(write_stdout, raw_fields)
+    log = DecisionLog(write_stdout, raw_fields)  # check the fields before creating a file
     log.write = FileLines(destination)
     return log

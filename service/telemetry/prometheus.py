@@ -123,6 +123,7 @@ class PrometheusRecorder:
         self.cold_starts = Counter(_family(COLD_STARTS), "process starts", registry=r)
         self.extra: dict[str, Counter] = {}
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._series_cache: dict[tuple[str, int, str], list[Any]] = {}
 
     def startup(self, model_loaded: bool) -> None:
         self.cold_starts.inc()
@@ -130,28 +131,51 @@ class PrometheusRecorder:
             self.load_failures.inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:
-        # .labels() costs a few microseconds (validation, locking); cache the children.
+        # .labels() costs microseconds (validation, locking): children are looked up once.
         key = (id(metric), *labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def _series(self, route: str, status: int, version: str) -> list[Any]:
+        """The children one kind of request updates: [requests, errors, latency] now, and
+        [batch, scored, flagged, scoring] on its first scoring (so /health exports none)."""
+        key = (route, status, version)
+        series = self._series_cache.get(key)
+        if series is None:
+            errors = None
+            if 400 <= status < 500:
+                errors = self._child(self.client_errors, route)
+            elif status >= 500:
+                errors = self._child(self.server_errors, route)
+            requests = self._child(self.requests, route, str(status))
+            series = [requests, errors, self._child(self.latency, route), None]
+            self._series_cache[key] = series
+        return series
+
     def observe(self, o: Observation) -> None:
-        route = o.route
-        self._child(self.requests, route, str(o.status)).inc()
-        if 400 <= o.status < 500:
-            self._child(self.client_errors, route).inc()
-        elif o.status >= 500:
-            self._child(self.server_errors, route).inc()
-        self._child(self.latency, route).observe(o.latency_ms / 1000)
+        series = self._series(o.route, o.status, o.model_version)
+        series[0].inc()
+        if series[1] is not None:
+            series[1].inc()
+        series[2].observe(o.latency_ms / 1000)
         if o.scored:
             assert o.batch_size is not None and o.flagged is not None
-            self._child(self.batch, route).observe(o.batch_size)
-            self._child(self.scored, route, o.model_version).inc(o.batch_size)
-            self._child(self.flagged, route, o.model_version).inc(o.flagged)
+            if series[3] is None:
+                route, version = o.route, o.model_version
+                series[3] = (
+                    self._child(self.batch, route),
+                    self._child(self.scored, route, version),
+                    self._child(self.flagged, route, version),
+                    self._child(self.scoring, route),
+                )
+            batch, scored, flagged, scoring = series[3]
+            batch.observe(o.batch_size)
+            scored.inc(o.batch_size)
+            flagged.inc(o.flagged)
             if o.scoring_us is not None:
-                self._child(self.scoring, route).observe(o.scoring_us / 1e6)
+                scoring.observe(o.scoring_us / 1e6)
         for name, (value, _unit) in o.extra.items():
             counter = self.extra.get(name)
             if counter is None:
@@ -161,7 +185,7 @@ class PrometheusRecorder:
                     ["route", "model_version"],
                     registry=self.registry,
                 )
-            self._child(counter, route, o.model_version).inc(value)
+            self._child(counter, o.route, o.model_version).inc(value)
 
     def routes(self) -> list[Route]:
         """``GET /metrics`` in the Prometheus text exposition format."""

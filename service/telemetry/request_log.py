@@ -48,6 +48,8 @@ class RequestLog:
     scoring_us: int | None = None
     error_fields: list[str] = field(default_factory=list)
     # --- telemetry (issue 15): filled by scoring routes, written after the response ---
+    #: set by the middleware when the app records metrics or decisions (else routes skip it)
+    telemetry_on: bool = False
     #: transactions scored as fraud (set with batch_size by the scoring routes)
     flagged: int | None = None
     #: the request's decisions, for the decision log (service/telemetry/decision_log.py)
@@ -79,11 +81,14 @@ def record_decisions(
     columns: Mapping[str, np.ndarray],
     transaction_ids: Sequence[str | int | None] | None = None,
     contributions: list[dict[str, Any]] | None = None,
-) -> DecisionBatch:
+) -> DecisionBatch | None:
     """Note a scoring call's outcome for telemetry: the flagged count (metrics) and the decisions
     (decision log), both written by the middleware after the answer. Every scoring route calls
-    this once; the returned batch may still be extended (``batch.extra``, ``batch.fields``)."""
+    this once; the returned batch may still be extended (``batch.extra``, ``batch.fields``).
+    None when the app records neither (no work is done then)."""
     log = request_log(request)
+    if not log.telemetry_on:
+        return None
     log.flagged = int(np.count_nonzero(labels))
     log.decisions = DecisionBatch(
         model_version=model_version,
@@ -159,6 +164,7 @@ class RequestLogMiddleware:
         self.model_version = model_version
         self.log = logging.getLogger(REQUEST_LOGGER)
         self.telemetry = telemetry or Telemetry()
+        self.telemetry_on = self.telemetry.active
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,7 +172,9 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter_ns()
         request_id, lambda_id = find_request_ids(scope)
-        record = RequestLog(request_id=request_id, lambda_request_id=lambda_id)
+        record = RequestLog(
+            request_id=request_id, lambda_request_id=lambda_id, telemetry_on=self.telemetry_on
+        )
         scope.setdefault("state", {})[_STATE_KEY] = record
         status = 500
         response_started = False
@@ -209,9 +217,17 @@ class RequestLogMiddleware:
             fields["lambda_request_id"] = record.lambda_request_id
         if record.error_fields:
             fields["error_fields"] = record.error_fields[:20]
+        if self.telemetry_on:  # its lines go out with the request line's flush
+            self._telemetry(scope, record, status, started)
         level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
         self.log.log(level, "request", extra={"fields": fields})
-        self._telemetry(scope, record, status, started)
+        if self.telemetry_on:
+            try:
+                self.telemetry.flush()
+            except Exception:
+                self.log.exception(
+                    "telemetry failed", extra={"fields": {"event": "telemetry_error"}}
+                )
 
     def _telemetry(self, scope: Scope, record: RequestLog, status: int, started: int) -> None:
         """Metrics and decision records of the request, after its answer (issue 15).

@@ -8,6 +8,7 @@ directly opt in explicitly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -17,6 +18,7 @@ from service.settings import Settings
 from service.telemetry.decision_log import DecisionLog, DecisionLogError, open_decision_log
 from service.telemetry.emf import EmfRecorder
 from service.telemetry.metrics import MetricsRecorder, NullRecorder
+from service.telemetry.stdout import flush_stdout
 
 Surface = Literal["lambda", "server", "none"]
 SURFACES: Final = ("lambda", "server", "none")
@@ -26,11 +28,20 @@ __all__ = ["DecisionLogError", "Surface", "Telemetry", "build_telemetry"]
 
 @dataclass
 class Telemetry:
-    """Where an app's metrics and decisions go; all off by default."""
+    """Where an app's metrics and decisions go; all off by default.
+
+    ``flush`` runs once per request after the writes (stdout writers buffer their lines).
+    """
 
     metrics: MetricsRecorder = field(default_factory=NullRecorder)
     decisions: DecisionLog | None = None
     routes: list[BaseRoute] = field(default_factory=list)
+    flush: Callable[[], None] = flush_stdout
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is recorded; when not, requests skip all telemetry work."""
+        return self.decisions is not None or not isinstance(self.metrics, NullRecorder)
 
 
 def build_telemetry(settings: Settings, surface: Surface) -> Telemetry:

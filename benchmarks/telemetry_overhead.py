@@ -1,0 +1,494 @@
+"""What metrics and the decision log cost (issue 15), side by side with them off.
+
+``python -m benchmarks.telemetry_overhead [--model artifacts/model.onnx] [--rounds 30]
+[--requests 1000] [--cold-runs 15] [--library-python PATH]`` measures:
+
+1. **In process, per request**: the app called directly through ASGI (no sockets, no Mangum,
+   which cost the same either way) with one transaction, for three configurations built from
+   the same loaded model: ``off`` (no metrics, no decision log), ``lambda`` (an EMF record and
+   the decision records on stdout, as on Lambda) and ``server`` (Prometheus registry and a
+   JSON-lines decision file, as under fraud-serve). The request log line is written in all
+   three (it exists without this issue). stdout and the files go to real files in a temporary
+   folder. Configurations alternate within each round in a shuffled order, so the machine's
+   background load hits all alike; the figure is the median over rounds of each round's mean
+   per-request time, and the overhead the median of the per-round differences with ``off``.
+   A batch of 1,000 transactions is measured the same way (fewer rounds), for scale.
+2. **Cold start**: fresh processes importing the Lambda entry module and answering one event
+   (benchmarks/cold_probe.py), with telemetry on (the defaults) and off (FRAUD_METRICS=off,
+   FRAUD_DECISION_LOG=off), alternating run by run; medians and paired differences.
+3. **Import cost** of writing EMF by hand against aws-embedded-metrics and Powertools' Metrics:
+   fresh interpreters of ``--library-python`` (a venv holding both libraries and msgspec; the
+   project does not depend on them) import each after ``json`` and ``msgspec``, which the
+   service loads anyway. Skipped, with the reason in the JSON, without that interpreter.
+
+Writes benchmarks/results/telemetry_overhead.json and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import io
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks.common import (
+    DEFAULT_ARTIFACTS,
+    DEFAULT_RESULTS,
+    PROJECT_ROOT,
+    BenchmarkError,
+    progress,
+    require,
+    run_metadata,
+    write_json,
+)
+from service import schema
+from service.app import create_app
+from service.model import LoadedModel, load_model
+from service.settings import Settings
+from service.telemetry.decision_log import DecisionLog, FileLines
+from service.telemetry.emf import EmfRecorder
+from service.telemetry.metrics import DEFAULT_NAMESPACE
+from service.telemetry.prometheus import PrometheusRecorder
+from service.telemetry.request_log import configure_logging
+from service.telemetry.setup import Telemetry
+from service.telemetry.stdout import write_stdout
+
+CONFIGS: Final = ("off", "lambda", "server")
+#: The issue's budgets.
+BUDGET_REQUEST_US: Final = 10.0
+BUDGET_COLD_MS: Final = 10.0
+#: What each library's users import to write EMF (ours: the module the service uses).
+LIBRARIES: Final = {
+    "fraudlite (EMF by hand)": "service.telemetry.emf",
+    "aws-embedded-metrics": "aws_embedded_metrics",
+    "aws-lambda-powertools Metrics": "aws_lambda_powertools.metrics",
+}
+
+
+def telemetry_for(config: str, folder: Path) -> Telemetry:
+    """The telemetry of one configuration; its files live in ``folder``."""
+    if config == "off":
+        return Telemetry()
+    if config == "lambda":
+        return Telemetry(
+            metrics=EmfRecorder(DEFAULT_NAMESPACE), decisions=DecisionLog(write_stdout)
+        )
+    recorder = PrometheusRecorder()
+    decisions = DecisionLog(FileLines(str(folder / "decisions.jsonl")))
+    return Telemetry(metrics=recorder, decisions=decisions, routes=recorder.routes())
+
+
+def asgi_scope(body: bytes) -> dict[str, Any]:
+    """An HTTP scope for POST /predict, as uvicorn or Mangum would build it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/predict",
+        "raw_path": b"/predict",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _requests(app: Any, body: bytes, n: int) -> tuple[int, int, int]:
+    """Send ``n`` requests; (elapsed wall ns, elapsed CPU ns of this process, answered 200)."""
+    template = asgi_scope(body)
+    ok = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal ok
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            ok += 1
+
+    started = time.perf_counter_ns()
+    cpu_started = time.process_time_ns()
+    for _ in range(n):
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app(dict(template), receive, send)
+    return time.perf_counter_ns() - started, time.process_time_ns() - cpu_started, ok
+
+
+def time_requests(
+    loop: asyncio.AbstractEventLoop, app: Any, body: bytes, n: int
+) -> tuple[float, float]:
+    """Mean (wall, CPU) microseconds per request over ``n`` requests (all must answer 200)."""
+    gc.collect()
+    elapsed, cpu, ok = loop.run_until_complete(_requests(app, body, n))
+    if ok != n:
+        raise BenchmarkError(f"{n - ok} of {n} requests did not answer 200")
+    return elapsed / n / 1000, cpu / n / 1000
+
+
+def in_process(model: LoadedModel, settings: Settings, rounds: int, requests: int) -> dict:
+    """Per-request time of each configuration, interleaved; see the module docstring."""
+    rows = schema.EXAMPLE_TRANSACTION
+    single = json.dumps({**rows, "transaction_id": "bench-1"}).encode()
+    batch = json.dumps(
+        {"transactions": [{**rows, "transaction_id": f"b{i}"} for i in range(1000)]}
+    ).encode()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="telemetry-bench-") as tmp:
+        folder = Path(tmp)
+        stdout_sink = (folder / "stdout.log").open("w", encoding="utf-8")
+        saved_stdout = sys.stdout
+        loop = asyncio.new_event_loop()
+        try:
+            sys.stdout = stdout_sink  # EMF and decision lines, as Lambda's stdout would get them
+            configure_logging("INFO", stream=stdout_sink)  # the request log, in every config
+            apps = {c: create_app(settings, model, telemetry_for(c, folder)) for c in CONFIGS}
+            for app in apps.values():  # warm every path once
+                time_requests(loop, app, single, 200)
+                time_requests(loop, app, batch, 2)
+            for name, body, n, count in (
+                ("single", single, requests, rounds),
+                ("batch1000", batch, max(requests // 200, 3), max(rounds // 3, 5)),
+            ):
+                wall: dict[str, list[float]] = {c: [] for c in CONFIGS}
+                cpu: dict[str, list[float]] = {c: [] for c in CONFIGS}
+                for index in range(count):
+                    order = list(CONFIGS)
+                    random.Random(index).shuffle(order)
+                    for config in order:
+                        wall_us, cpu_us = time_requests(loop, apps[config], body, n)
+                        wall[config].append(wall_us)
+                        cpu[config].append(cpu_us)
+                    if index % 5 == 4 or index == count - 1:
+                        progress("telemetry", f"{name}: round {index + 1}/{count}")
+                results[name] = {
+                    "cpu": summarize_rounds(cpu, n),
+                    "wall": summarize_rounds(wall, n),
+                }
+        finally:
+            sys.stdout = saved_stdout
+            loop.close()
+            configure_logging("INFO")
+            stdout_sink.close()
+            results["stdout_bytes_written"] = (folder / "stdout.log").stat().st_size
+    return results
+
+
+def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: int) -> dict:
+    """CPU time of exactly the code telemetry adds to a single-transaction /predict request.
+
+    The end-to-end difference above subtracts two ~0.3 ms totals and is at the mercy of the
+    machine's load; this times the added code alone, on a real request's values: the scoring
+    route's ``record_decisions`` plus the middleware's telemetry step and flush (EMF record and
+    decision line rendered and written, or Prometheus updated and the decision file written).
+    Reported as the median and the minimum over ``repeats`` runs of ``number`` calls.
+    """
+    from service.state import ServiceState
+
+    state = ServiceState(settings=settings, model=model)
+    assert state.validator is not None
+    parsed = state.validator.parse(
+        json.dumps({**schema.EXAMPLE_TRANSACTION, "transaction_id": "bench-1"}).encode()
+    )
+    probabilities, labels = model.score(parsed.columns)
+    app = create_app(settings, model)
+    route = next(r for r in app.routes if getattr(r, "path", None) == "/predict")
+    out: dict[str, Any] = {"repeats": repeats, "calls_per_repeat": number}
+    with tempfile.TemporaryDirectory(prefix="telemetry-direct-") as tmp:
+        sink = (Path(tmp) / "stdout.log").open("w", encoding="utf-8")
+        saved = sys.stdout
+        try:
+            sys.stdout = sink
+            for config in ("lambda", "server"):
+                one_request, baseline = _direct_calls(
+                    telemetry_for(config, Path(tmp)), model, parsed, route, (probabilities, labels)
+                )
+                runs = []
+                for _ in range(repeats):
+                    gc.collect()
+                    start = time.process_time_ns()
+                    for _ in range(number):
+                        one_request()
+                    middle = time.process_time_ns()
+                    for _ in range(number):
+                        baseline()
+                    end = time.process_time_ns()
+                    runs.append(((middle - start) - (end - middle)) / number / 1000)
+                out[config] = {"median_us": statistics.median(runs), "min_us": min(runs)}
+                progress("telemetry", f"direct {config}: {out[config]['median_us']:.2f} µs")
+        finally:
+            sys.stdout = saved
+            sink.close()
+    return out
+
+
+def _direct_calls(
+    telemetry: Telemetry, model: LoadedModel, parsed: Any, route: Any, scored: tuple[Any, Any]
+) -> tuple[Callable[[], None], Callable[[], Any]]:
+    """One request's telemetry work, and the same set-up without it (subtracted)."""
+    from starlette.requests import Request
+
+    from service.telemetry.request_log import (
+        _STATE_KEY,
+        RequestLog,
+        RequestLogMiddleware,
+        record_decisions,
+    )
+
+    middleware = RequestLogMiddleware(None, model.version, telemetry)  # type: ignore[arg-type]
+    probabilities, labels = scored
+    request_id = "f2c0a8d1e3b44c5f9a7b6c5d4e3f2a1b"
+
+    def one_request() -> None:
+        record = RequestLog(request_id=request_id, telemetry_on=True)
+        scope: dict[str, Any] = {"type": "http", "route": route, "state": {_STATE_KEY: record}}
+        record.batch_size, record.scoring_us = 1, 50
+        record_decisions(
+            Request(scope),
+            model_version=model.version,
+            threshold=model.threshold,
+            probabilities=probabilities,
+            labels=labels,
+            columns=parsed.columns,
+            transaction_ids=parsed.transaction_ids,
+        )
+        middleware._telemetry(scope, record, 200, time.perf_counter_ns())
+        telemetry.flush()
+
+    def baseline() -> dict[str, Any]:
+        record = RequestLog(request_id=request_id)
+        record.batch_size, record.scoring_us = 1, 50
+        return {"type": "http", "route": route, "state": {_STATE_KEY: record}}
+
+    return one_request, baseline
+
+
+def summarize_rounds(per_round: dict[str, list[float]], n: int) -> dict[str, Any]:
+    """Median per-request µs of each configuration and median paired overhead against off."""
+    out: dict[str, Any] = {"requests_per_round": n, "rounds": len(per_round["off"])}
+    for config, values in per_round.items():
+        out[config] = {
+            "median_us": statistics.median(values),
+            "q1_us": statistics.quantiles(values, n=4)[0],
+            "q3_us": statistics.quantiles(values, n=4)[2],
+        }
+        if config != "off":
+            deltas = [v - off for v, off in zip(values, per_round["off"], strict=True)]
+            out[config]["overhead_median_us"] = statistics.median(deltas)
+            out[config]["overhead_q1_us"] = statistics.quantiles(deltas, n=4)[0]
+            out[config]["overhead_q3_us"] = statistics.quantiles(deltas, n=4)[2]
+    return out
+
+
+def cold_start(model_path: Path, runs: int) -> dict[str, Any]:
+    """Fresh-process cold starts with telemetry on and off, alternating; seconds."""
+    from benchmarks.cold_start import one_cold_start
+
+    envs = {
+        "on": {"FRAUD_MODEL_URI": str(model_path)},
+        "off": {
+            "FRAUD_MODEL_URI": str(model_path),
+            "FRAUD_METRICS": "off",
+            "FRAUD_DECISION_LOG": "off",
+        },
+    }
+    for env in envs.values():  # unrecorded: fills the file cache and .pyc files
+        one_cold_start("fraudlite", env)
+    walls: dict[str, list[float]] = {"on": [], "off": []}
+    cpus: dict[str, list[float]] = {"on": [], "off": []}
+    imports: dict[str, list[float]] = {"on": [], "off": []}
+    for index in range(runs):
+        order = ["on", "off"] if index % 2 == 0 else ["off", "on"]
+        for config in order:
+            before = _children_cpu()
+            result = one_cold_start("fraudlite", envs[config])
+            cpus[config].append(_children_cpu() - before)
+            walls[config].append(result["wall_s"])
+            imports[config].append(result["import_s"])
+        progress("telemetry", f"cold start: run {index + 1}/{runs}")
+    out: dict[str, Any] = {"runs": runs}
+    for config in walls:
+        out[config] = {
+            "wall_median_ms": statistics.median(walls[config]) * 1000,
+            "cpu_median_ms": statistics.median(cpus[config]) * 1000,
+            "import_median_ms": statistics.median(imports[config]) * 1000,
+        }
+    for kind, series in (("wall", walls), ("cpu", cpus)):
+        deltas = [on - off for on, off in zip(series["on"], series["off"], strict=True)]
+        out[f"{kind}_overhead_median_ms"] = statistics.median(deltas) * 1000
+        out[f"{kind}_overhead_q1_ms"] = statistics.quantiles(deltas, n=4)[0] * 1000
+        out[f"{kind}_overhead_q3_ms"] = statistics.quantiles(deltas, n=4)[2] * 1000
+    return out
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def library_imports(python: Path | None, runs: int) -> dict[str, Any]:
+    """Median import time of each EMF writer in fresh interpreters of ``python``."""
+    if python is None:
+        return {"skipped": "no --library-python (a venv with the EMF libraries) given"}
+    probe = (
+        "import json, msgspec, sys, time; t = time.perf_counter(); "
+        "import importlib; importlib.import_module(sys.argv[1]); "
+        "print((time.perf_counter() - t) * 1000)"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT)}
+    out: dict[str, Any] = {"python": str(python), "runs": runs, "after": ["json", "msgspec"]}
+    versions = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if versions.returncode == 0:
+        wanted = {"aws-embedded-metrics", "aws-lambda-powertools", "aws_lambda_powertools"}
+        out["versions"] = {
+            p["name"]: p["version"] for p in json.loads(versions.stdout) if p["name"] in wanted
+        }
+    for label, module in LIBRARIES.items():
+        times = []
+        for _ in range(runs):
+            result = subprocess.run(
+                [str(python), "-c", probe, module],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=PROJECT_ROOT,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise BenchmarkError(f"importing {module} failed:\n{result.stderr[-1500:]}")
+            times.append(float(result.stdout.strip().splitlines()[-1]))
+        out[label] = {"module": module, "median_ms": statistics.median(times), "min_ms": min(times)}
+        progress("telemetry", f"import {module}: {out[label]['median_ms']:.1f} ms")
+    return out
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's budgets, met or missed, per surface and clock (CPU time is what the process
+    itself spent; wall time on a shared machine also holds the waits for a core)."""
+    single = results["in_process"]["single"]
+    out: dict[str, Any] = {}
+    for clock in ("cpu", "wall"):
+        for config in ("lambda", "server"):
+            value = single[clock][config]["overhead_median_us"]
+            out[f"{config}_request_overhead_us_{clock}"] = {
+                "value": value,
+                "budget": BUDGET_REQUEST_US,
+                "met": value <= BUDGET_REQUEST_US,
+            }
+        cold = results["cold_start"][f"{clock}_overhead_median_ms"]
+        out[f"cold_start_overhead_ms_{clock}"] = {
+            "value": cold,
+            "budget": BUDGET_COLD_MS,
+            "met": cold <= BUDGET_COLD_MS,
+        }
+    return out
+
+
+def plot(results: dict[str, Any], path: Path) -> Path:
+    """Per-request time by configuration, and cold start with telemetry on and off."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    single = results["in_process"]["single"]["cpu"]
+    cold = results["cold_start"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    colors = {"off": "#8c8c8c", "lambda": "#1b7f5a", "server": "#4a7ebb"}
+    medians = [single[c]["median_us"] for c in CONFIGS]
+    errors = [
+        [single[c]["median_us"] - single[c]["q1_us"] for c in CONFIGS],
+        [single[c]["q3_us"] - single[c]["median_us"] for c in CONFIGS],
+    ]
+    left.bar(CONFIGS, medians, yerr=errors, color=[colors[c] for c in CONFIGS], capsize=4)
+    for index, config in enumerate(CONFIGS):
+        label = f"{medians[index]:.1f}"
+        if config != "off":
+            label += f"\n(+{single[config]['overhead_median_us']:.1f})"
+        left.text(index, medians[index], label, ha="center", va="bottom", fontsize=9)
+    left.set_ylabel("CPU µs per single-transaction request (in process)")
+    left.set_title("Telemetry off / EMF+decisions / Prometheus+decisions")
+    values = [cold["off"]["cpu_median_ms"], cold["on"]["cpu_median_ms"]]
+    right.bar(["off", "on"], values, color=[colors["off"], colors["lambda"]])
+    for index, value in enumerate(values):
+        right.text(index, value, f"{value:.0f}", ha="center", va="bottom", fontsize=9)
+    right.set_ylabel("CPU ms, fresh process to first answer (median)")
+    right.set_title(f"Cold start (+{cold['cpu_overhead_median_ms']:.1f} ms median paired)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_ARTIFACTS / "model.onnx")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
+    parser.add_argument("--cold-runs", type=int, default=15)
+    parser.add_argument("--import-runs", type=int, default=15)
+    parser.add_argument("--library-python", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS)
+    return parser
+
+
+def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -> int:
+    """Run the three measurements and write the JSON and PNG."""
+    args = build_parser().parse_args(argv)
+    model_path = require(args.model, "run make demo (or fraud-train + fraud-convert) first")
+    settings = Settings(model_uri=str(model_path))
+    model = load_model(settings)
+    if not isinstance(model, LoadedModel):
+        raise BenchmarkError(f"model not loaded: {model.reason}")
+    results: dict[str, Any] = {**run_metadata(), "model_version": model.version}
+    results["in_process"] = in_process(model, settings, args.rounds, args.requests)
+    results["direct_path"] = direct_path(model, settings, repeats=15, number=5000)
+    results["cold_start"] = cold_start(model_path, args.cold_runs)
+    results["library_imports"] = library_imports(args.library_python, args.import_runs)
+    results["verdicts"] = verdicts(results)
+    json_path = write_json(args.out / "telemetry_overhead.json", results)
+    png_path = plot(results, args.out / "telemetry_overhead.png")
+    buffer = io.StringIO()
+    for clock in ("cpu", "wall"):
+        single = results["in_process"]["single"][clock]
+        for config in CONFIGS:
+            extra = "" if config == "off" else f" (+{single[config]['overhead_median_us']:.2f})"
+            buffer.write(f"{clock} {config:>7}: {single[config]['median_us']:.1f} µs{extra}\n")
+        cold = results["cold_start"][f"{clock}_overhead_median_ms"]
+        buffer.write(f"{clock} cold start overhead: {cold:.2f} ms (median paired)\n")
+    buffer.write(f"wrote {json_path} and {png_path}\n")
+    report(buffer.getvalue().rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
