@@ -193,7 +193,7 @@ def _run_load(url: str, tmp_path: Path, *extra: str) -> tuple[int, dict]:
             "--users",
             "2",
             "--duration",
-            "3",
+            "5",
             "--json",
             str(out),
             *extra,
