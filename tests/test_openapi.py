@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 import service.docs.openapi as openapi
 from service import schema
+from service.api.explain import pop_options
 from service.api.problems import F32_MAX, STEP_MAX
 from service.app import create_app
 from service.model import LoadedModel, ModelLoadFailure, load_model
@@ -253,3 +254,17 @@ def test_without_a_model_the_document_still_builds(tmp_path: Path) -> None:
     assert components["Transaction"]["required"] == list(schema.MODEL_INPUTS)
     assert "V2InferenceRequest" in components
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("top_k", "expected"),
+    [(3, 3), (3.0, 3), (1e300, int(1e300)), (2.5, None), (0, None), (True, None)],
+)
+def test_top_k_is_a_json_integer(top_k: Any, expected: int | None) -> None:
+    """The schema says integer >= 1, and 3.0 is an integer in JSON Schema: the service agrees."""
+    errors: list[Any] = []
+    _, options = pop_options({**TX, "explain": True, "top_k": top_k}, False, errors)
+    if expected is None:
+        assert [e.field for e in errors] == ["top_k"]
+    else:
+        assert errors == [] and options.top_k == expected and type(options.top_k) is int

@@ -59,6 +59,8 @@ def pop_options(
         errors.append(Detail(EXPLAIN_FIELD, f"must be true or false, got {_show(explain)}"))
         explain = False
     top_k = document.get(TOP_K_FIELD, DEFAULT_TOP_K)
+    if isinstance(top_k, float) and top_k.is_integer():
+        top_k = int(top_k)  # 3.0 is the integer 3 in JSON, as the OpenAPI schema says
     if TOP_K_FIELD in document:
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             errors.append(Detail(TOP_K_FIELD, f"must be a whole number >= 1, got {_show(top_k)}"))
