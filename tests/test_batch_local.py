@@ -100,7 +100,8 @@ def test_a_file_of_many_chunks_scores_as_one_chunk(
     source = write_csv(rows, tmp_path / "in.csv")
     whole = tmp_path / "whole.parquet"
     assert score(str(source), "--model", str(model_path), "-o", str(whole)) == 0
-    monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 4096)  # about 40 rows per chunk
+    monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 4096)  # about 40 rows per block
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 100)  # joined into chunks of 100 rows or more
     chunked = tmp_path / "chunked.parquet"
     assert score(str(source), "--model", str(model_path), "-o", str(chunked), "--workers", "2") == 0
     assert pq.read_table(chunked).equals(pq.read_table(whole))
@@ -117,6 +118,7 @@ def test_text_after_clean_chunks_is_rejected_with_the_right_row(
     # The fast float64 parse fails only at row 2500, after many chunks were delivered: the rest
     # of the file is read again as text, from the first row not yet delivered.
     monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 100)
     table = text_frame(3000, seed=3, with_ids=False)
     amounts = table.column("amount").to_pylist()
     amounts[2500] = "12,50"

@@ -1,5 +1,6 @@
 """fraud-score --engine ray on a local Ray instance (2 CPUs, started here): the same output and
-rejects files as the local engine, from local files and from S3 (a moto server on 127.0.0.1)."""
+rejects files as the local engine, from local files (generated, and the real PaySim sample where
+present) and from S3 (a moto server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pq.write_table(
         typed(text_frame(3000, seed=12), NUMERIC), folder / "b.parquet", row_group_size=500
     )
+    if REAL_SAMPLE.exists():  # the real rows too, where present (one Ray job covers both)
+        (folder / "c.csv.gz").symlink_to(REAL_SAMPLE)
     return folder
 
 
@@ -96,7 +99,8 @@ def test_ray_engine_writes_what_the_local_engine_writes(
     assert run(str(inputs), *common, "-o", str(local)) == 0
     assert run(str(inputs), *common, "-o", str(remote), "--engine", "ray") == 0
     (local_out, local_rejects), (ray_out, ray_rejects) = tables(local), tables(remote)
-    assert ray_out.num_rows == 700 + 3000 - len(BROKEN)
+    real = 132_707 if REAL_SAMPLE.exists() else 0
+    assert ray_out.num_rows == 700 + 3000 - len(BROKEN) + real
     assert ray_out.equals(local_out)  # same rows, same order, same values and types
     assert ray_rejects.equals(local_rejects)
     assert [r["row"] for r in ray_rejects.to_pylist()] == [b[0] for b in BROKEN]
@@ -128,7 +132,7 @@ def test_ray_engine_reads_and_writes_s3(
     assert s3.get_object(Bucket=BUCKET, Key="scores/2026-11.summary.json")["ContentLength"] > 0
     # The same job from local files with the local engine: the same rows, told apart by file.
     local = tmp_path / "local.parquet"
-    assert run(str(inputs), "--model", str(model_path), "-o", str(local)) == 0
+    assert run(str(inputs / "[ab].*"), "--model", str(model_path), "-o", str(local)) == 0
     (ray_out, ray_rejects), (local_out, local_rejects) = (
         tables(tmp_path / "ray.parquet"),
         tables(local),
@@ -153,17 +157,3 @@ def test_a_broken_file_fails_the_ray_job_with_the_local_message(
     err = capsys.readouterr().err
     assert "broken.csv: not a readable CSV file" in err
     assert not out.exists()
-
-
-@pytest.mark.real_data
-@pytest.mark.skipif(not REAL_SAMPLE.exists(), reason=f"{REAL_SAMPLE} is absent (see its README)")
-def test_real_sample_identical_on_both_engines(
-    local_ray: None, model_path: Path, tmp_path: Path
-) -> None:
-    local, remote = tmp_path / "local.parquet", tmp_path / "ray.parquet"
-    common = [str(REAL_SAMPLE), "--model", str(model_path), "--workers", "2"]
-    assert run(*common, "-o", str(local)) == 0
-    assert run(*common, "-o", str(remote), "--engine", "ray") == 0
-    (local_out, _), (ray_out, ray_rejects) = tables(local), tables(remote)
-    assert ray_out.num_rows == 132_707 and ray_rejects.num_rows == 0
-    assert ray_out.equals(local_out)

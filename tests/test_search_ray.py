@@ -45,7 +45,8 @@ def test_ray_search_writes_artifacts_that_convert_with_parity(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "artifacts"
-    args = ["--data", "synthetic:30000", "--n-iter", "4", "--cv", "2", "--seed", "5"]
+    args = ["--data", "synthetic:20000", "--n-iter", "4", "--cv", "2", "--folds", "2"]
+    args += ["--seed", "5"]
     assert train_main([*args, "--out", str(out), "--search", "ray"]) == 0
     err = capsys.readouterr().err
     assert err.count("[search] trial ") == 4  # one progress line per trial
@@ -66,7 +67,7 @@ def test_ray_search_writes_artifacts_that_convert_with_parity(
         "--pipeline",
         str(out / "pipeline.joblib"),
         "--data",
-        "synthetic:20000",
+        "synthetic:10000",
     ]
     assert parity_main(parity) == 0
 
