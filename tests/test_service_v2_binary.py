@@ -7,6 +7,7 @@ running past the end, a header length outside the body) is a 400 naming the tens
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from lambda_events import FakeLambdaContext, http_api_event
 from service_model import build_model, example_rows
 from starlette.testclient import TestClient
 from tritonclient.http import InferResult
 
 from service import schema
 from service.app import create_app
+from service.lambda_app import build_handler
 from service.model import LoadedModel, load_model
 from service.settings import Settings
 
@@ -27,8 +30,13 @@ INFER = "/v2/models/fraudlite/infer"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    path: Path = build_model(tmp_path_factory.mktemp("v2bin") / "model.onnx", threshold=0.5)
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model(tmp_path_factory.mktemp("v2bin") / "model.onnx", threshold=0.5)
+
+
+@pytest.fixture(scope="module")
+def client(model_path: Path) -> TestClient:
+    path = model_path
     settings = Settings(model_uri=str(path), max_batch=50)
     model = load_model(settings)
     assert isinstance(model, LoadedModel)
@@ -179,7 +187,11 @@ def _negative_size(
 
 
 MALFORMED = {
-    "truncated body": (_truncate, "newbalanceDest", "4 bytes but only 1 bytes of binary data are left"),
+    "truncated body": (
+        _truncate,
+        "newbalanceDest",
+        "4 bytes but only 1 bytes of binary data are left",
+    ),
     "bytes left over": (_extra_bytes, "newbalanceDest", "8 bytes more than the inputs"),
     "size not a multiple of FP32": (_size_off, "amount", "shape needs 1 FP32 elements"),
     "BYTES element past the end": (_bytes_past_end, "type", "element 0 declares 500 bytes"),
@@ -222,3 +234,28 @@ def test_octet_stream_needs_the_header_length(client: TestClient) -> None:
         INFER, content=body, headers={"content-type": "application/octet-stream"}
     )
     assert response.status_code == 415
+
+
+def test_binary_through_api_gateway_and_mangum(model_path: Path, client: TestClient) -> None:
+    """Behind API Gateway (HTTP API 2.0) a binary body arrives base64-encoded and a binary
+    answer leaves base64-encoded: the same bytes as uvicorn's."""
+    handler = build_handler({"FRAUD_MODEL_URI": str(model_path)}, setup_logging=False)
+    rows = example_rows(4, seed=47)
+    header, chunks = binary_request(rows, parameters={"binary_data_output": True})
+    text = json.dumps(header).encode()
+    event = http_api_event("POST", INFER)
+    event["headers"].pop("content-type")  # tritonclient sends none
+    event["headers"]["inference-header-content-length"] = str(len(text))
+    event["body"] = base64.b64encode(text + b"".join(chunks)).decode()
+    event["isBase64Encoded"] = True
+    event["pathParameters"] = {"model": "fraudlite"}
+    answer = handler(event, FakeLambdaContext())
+    assert answer["statusCode"] == 200, answer
+    assert answer["isBase64Encoded"] is True
+    assert answer["headers"]["content-type"] == "application/octet-stream"
+    content = base64.b64decode(answer["body"])
+    local = post(client, header, chunks)
+    assert content == local.content
+    length = int(answer["headers"]["inference-header-content-length"])
+    result = InferResult.from_response_body(content, header_length=length)
+    assert result.as_numpy("label").tolist() == json_scores(client, rows)["label"]
