@@ -102,7 +102,12 @@ def _decision(item: Any, record: dict[str, Any]) -> Decision | None:
     probability = item.get("probability_fraud", item.get("probability"))
     return Decision(
         arm=arm,
-        model_version=str(item.get("model_version", record.get("model_version", "?"))),
+        # arm_model_version: the model that decided this row (a batch record's model_version is
+        # the primary's when its rows went to both arms; service/rollout/ab.py).
+        model_version=str(
+            item.get("arm_model_version")
+            or item.get("model_version", record.get("model_version", "?"))
+        ),
         transaction_id=None if tx is None else str(tx),
         is_fraud=bool(flag),
         probability=float(probability) if isinstance(probability, int | float) else None,

@@ -124,3 +124,38 @@ def test_unusable_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_text("transaction_id,isFraud\nx,maybe\n")
     assert main([str(write_log(tmp_path / "l.jsonl")), "--labels", str(bad)]) == 2
     assert "isFraud must be 0 or 1" in capsys.readouterr().err
+
+
+def test_reads_the_decision_log_the_service_writes(tmp_path: Path) -> None:
+    from service_model import build_model
+    from starlette.testclient import TestClient
+
+    from service import schema
+    from service.app import create_app
+    from service.model import LoadedModel, load_model
+    from service.rollout.arms import ARM_B, arm_of
+    from service.rollout.models import load_rollout
+    from service.settings import Settings
+    from service.telemetry.decision_log import DecisionLog
+    from service.telemetry.setup import Telemetry
+
+    primary_path = build_model(tmp_path / "a.onnx", threshold=0.5)
+    b_path = build_model(tmp_path / "b.onnx", inputs=schema.PREAUTH_INPUTS, threshold=0.2)
+    settings = Settings(model_uri=str(primary_path), ab_model_uri=str(b_path), ab_share=0.5)
+    primary = load_model(settings)
+    rollout = load_rollout(settings, primary)
+    assert isinstance(primary, LoadedModel) and rollout is not None and rollout.ab_model
+    lines: list[str] = []
+    app = create_app(settings, primary, Telemetry(decisions=DecisionLog(lines.append)), rollout)
+    ids = [f"tx-{i}" for i in range(40)]
+    batch = {"transactions": [{**schema.EXAMPLE_TRANSACTION, "transaction_id": tx} for tx in ids]}
+    assert TestClient(app).post("/predict", json=batch).status_code == 200
+    log = tmp_path / "decisions.jsonl"
+    log.write_text("".join(lines))
+    with log.open() as stream:
+        report = compare(read_decisions(stream))
+    arms = {arm["arm"]: arm for arm in report["arms"]}
+    in_b = sum(arm_of(tx, 0.5) == ARM_B for tx in ids)
+    assert arms["B"]["decisions"] == in_b and arms["A"]["decisions"] == 40 - in_b
+    assert arms["A"]["model_versions"] == [primary.version]
+    assert arms["B"]["model_versions"] == [rollout.ab_model.version]
