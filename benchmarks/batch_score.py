@@ -5,17 +5,19 @@ approach (pandas reading in chunks + the joblib'd pipeline's ``predict_proba``),
     python -m benchmarks.batch_score --rows 1000000 --engines local,baseline --formats csv
 
 Each run is a fresh process (``--child``), timed end to end as a user would see it (imports, model
-load, reading, scoring, writing a Parquet result), with its peak RSS: the process's own high-water
-mark (VmHWM), and for Ray the sum over the process tree (driver, raylet, workers) sampled every
-0.1 s. Both sides write the same Parquet output (row, probability, decision). The data is generated
-once (train/synthetic.py) into ``--work`` and reused. Results: benchmarks/results/batch_score.json
-and batch_score.png.
+load, reading, scoring, writing a Parquet result), with its peak RSS (the process's own high-water
+mark, VmHWM; for Ray the sum over the process tree, driver, raylet and workers, sampled every
+0.1 s) and its CPU seconds, which a busy shared machine disturbs less than wall time. Both sides
+write the same Parquet output (row, probability, decision). The data is generated once
+(train/synthetic.py) into ``--work`` and reused. Results: benchmarks/results/batch_score.json and
+batch_score.png.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -103,13 +105,16 @@ def run_child(argv: list[str]) -> int:
         result = child_fraud_score(source, artifacts, output, engine)
     result["child_seconds"] = time.perf_counter() - started
     result["peak_rss_kib"] = _peak_rss_kib()
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    result["cpu_seconds"] = sum(u.ru_utime + u.ru_stime for u in usage)
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 
 
 # ---------------------------------------------------------------- parent
-def tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants, KiB (Ray starts several)."""
+def sample_tree(pid: int, cpu: dict[int, float]) -> int:
+    """Resident memory of a process and all its descendants, KiB (Ray starts several); records
+    each one's CPU seconds so far in ``cpu`` (a process's last sample before it ends counts)."""
     import psutil
 
     try:
@@ -121,6 +126,8 @@ def tree_rss_kib(pid: int) -> int:
     for proc in procs:
         try:
             total += proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), times.user + times.system)
         except psutil.NoSuchProcess:
             continue
     return total // 1024
@@ -134,8 +141,9 @@ def measure(engine: str, source: Path, artifacts: Path, work: Path) -> dict[str,
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     tree_peak = 0
+    cpu: dict[int, float] = {}
     while proc.poll() is None:
-        tree_peak = max(tree_peak, tree_rss_kib(proc.pid))
+        tree_peak = max(tree_peak, sample_tree(proc.pid, cpu))
         time.sleep(0.1)
     wall = time.perf_counter() - started
     out = proc.stdout.read() if proc.stdout else ""
@@ -143,6 +151,9 @@ def measure(engine: str, source: Path, artifacts: Path, work: Path) -> dict[str,
         raise RuntimeError(f"{engine} on {source.name} failed with status {proc.returncode}")
     result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
     rows = result["rows"]
+    # CPU seconds: the child's own count (itself and the children it waited for), or the sampled
+    # process tree's when larger (Ray's raylet and workers are not the child's direct children).
+    cpu_seconds = max(result["cpu_seconds"], sum(cpu.values()))
     return {
         "engine": engine,
         "format": "parquet" if source.name.endswith(".parquet") else "csv",
@@ -150,6 +161,8 @@ def measure(engine: str, source: Path, artifacts: Path, work: Path) -> dict[str,
         "seconds": round(wall, 2),
         "rows_per_second": round(rows / wall),
         "job_seconds": result.get("job_seconds"),
+        "cpu_seconds": round(cpu_seconds, 1),
+        "cpu_us_per_row": round(cpu_seconds / max(rows, 1) * 1e6, 2),
         "peak_rss_mib": round(result["peak_rss_kib"] / 1024, 1),
         "tree_peak_rss_mib": round(max(tree_peak, result["peak_rss_kib"]) / 1024, 1),
     }
@@ -264,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                 local and local["rows_per_second"], base and base["rows_per_second"]
             ),
             "ray_seconds_over_local": ratio(ray and ray["seconds"], local and local["seconds"]),
+            "baseline_cpu_over_local_cpu": ratio(
+                base and base["cpu_seconds"], local and local["cpu_seconds"]
+            ),
         }
     document = {
         **meta,
