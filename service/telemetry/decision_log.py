@@ -127,8 +127,16 @@ class DecisionLog:
             for name, value in batch.fields.items():
                 if name not in _CORE and value is not None:
                     common[name] = value
-        head = _encode(common)[:-1] + b","  # '{...,' : each line's own fields follow
         n = batch.size
+        if n == 1 and not (batch.extra or self.raw_fields or batch.contributions):
+            # The common case, a single transaction: one dict, one encode.
+            tx_id = batch.transaction_ids[0] if batch.transaction_ids else None
+            if tx_id is not None:
+                common["transaction_id"] = tx_id
+            common["probability"] = batch.probabilities.item()
+            common["is_fraud"] = bool(batch.labels.item())
+            return _encode(common).decode() + "\n"
+        head = _encode(common)[:-1] + b","  # '{...,' : each line's own fields follow
         ids = batch.transaction_ids or [None] * n
         probabilities = batch.probabilities.tolist()
         labels = batch.labels.tolist()
@@ -159,8 +167,6 @@ class DecisionLog:
                 if values[i] is not None:
                     item[name] = values[i]
             lines.append(head + _encode(item)[1:])
-        if n == 1:
-            return lines[0].decode() + "\n"
         return b"\n".join(lines).decode() + "\n" if lines else ""
 
     def _timestamp(self) -> str:

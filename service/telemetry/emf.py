@@ -94,7 +94,7 @@ class EmfRecorder:
             values[CLIENT_ERRORS] = 1
         elif observation.status >= 500:
             values[SERVER_ERRORS] = 1
-        values[REQUEST_LATENCY] = round(observation.latency_ms, 3)
+        values[REQUEST_LATENCY] = observation.latency_ms
         if observation.scored:
             values[BATCH_SIZE] = observation.batch_size
             values[TRANSACTIONS_SCORED] = observation.batch_size

@@ -243,7 +243,7 @@ class RequestLogMiddleware:
                 Observation(
                     route=route,
                     status=status,
-                    latency_ms=(time.perf_counter_ns() - started) / 1e6,
+                    latency_ms=((time.perf_counter_ns() - started) // 1000) / 1000,
                     model_version=self.model_version or NO_MODEL,
                     batch_size=record.batch_size,
                     scoring_us=record.scoring_us,
