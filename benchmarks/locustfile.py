@@ -15,6 +15,9 @@ included). Options added here (also as environment variables):
   by default 2,000 are generated with the built-in PaySim-style generator.
 - ``--raw-times FILE``: write every response time (ms, unrounded) per entry name as JSON when
   Locust quits, for exact percentiles and histograms (Locust's own stats round them).
+- ``--auth none|iam|jwt|apikey`` (``FRAUD_API_AUTH``) with ``--api-token`` (``FRAUD_API_TOKEN``),
+  ``--api-key`` (``FRAUD_API_KEY``), ``--api-region`` (``FRAUD_API_REGION``): authenticate every
+  request as client/auth.py does (IAM: each body SigV4-signed with botocore; issue 13).
 
 Example: ``locust -f benchmarks/locustfile.py --headless -u 10 -r 10 -t 30s -H http://127.0.0.1:8000``
 """
@@ -43,6 +46,7 @@ from benchmarks.payloads import (
     sample_transactions,
     single_body,
 )
+from client.auth import MODES, ApiAuth
 
 PREDICT = "/predict"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -67,6 +71,24 @@ def _add_options(parser: Any) -> None:
     parser.add_argument(
         "--raw-times", default="", help="write unrounded response times per entry to this JSON"
     )
+    # --- authentication (issue 13): the deployment's AuthMode, as client/auth.py does it ---
+    parser.add_argument("--auth", choices=MODES, default="none", env_var="FRAUD_API_AUTH")
+    parser.add_argument("--api-token", default="", env_var="FRAUD_API_TOKEN", help="JWT bearer")
+    parser.add_argument("--api-key", default="", env_var="FRAUD_API_KEY", help="X-API-Key value")
+    parser.add_argument(
+        "--api-region", default="", env_var="FRAUD_API_REGION", help="AWS region (IAM)"
+    )
+
+
+def auth_from(options: Any) -> ApiAuth:
+    """The requests' authentication from Locust's options (none without options)."""
+    names = {
+        "FRAUD_API_AUTH": "auth",
+        "FRAUD_API_TOKEN": "api_token",
+        "FRAUD_API_KEY": "api_key",
+        "FRAUD_API_REGION": "api_region",
+    }
+    return ApiAuth.from_env({var: getattr(options, attr, "") or "" for var, attr in names.items()})
 
 
 @lru_cache(maxsize=4)
@@ -111,6 +133,14 @@ class PredictUser(FastHttpUser):
         self.transactions = workload(options.transactions if options else "")
         self.rng = random.Random()
         self._plain: HTTPClient | None = None
+        self.auth = auth_from(options)
+        self.predict_url = (self.host or "").rstrip("/") + PREDICT
+
+    def encoded(self, body: Any) -> tuple[bytes, dict[str, str]]:
+        """The JSON bytes to send and their headers, authenticated (IAM signs these bytes)."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        signed = self.auth.headers("POST", self.predict_url, data, JSON_HEADERS["Content-Type"])
+        return data, {**JSON_HEADERS, **signed}
 
     def choose_single(self) -> dict[str, Any]:
         """A valid single-transaction body in the target's shape."""
@@ -122,8 +152,9 @@ class PredictUser(FastHttpUser):
 
     @task(85)
     def single(self) -> None:
+        data, headers = self.encoded(self.choose_single())
         with self.client.post(
-            PREDICT, json=self.choose_single(), name="single", catch_response=True
+            PREDICT, data=data, headers=headers, name="single", catch_response=True
         ) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
@@ -141,10 +172,11 @@ class PredictUser(FastHttpUser):
     @task(5)
     def invalid(self) -> None:
         case = self.choose_invalid()
+        data, headers = self.encoded(case.body)
         with self.client.post(
             PREDICT,
-            data=case.body,
-            headers=JSON_HEADERS,
+            data=data,
+            headers=headers,
             name=f"invalid_{case.name}",
             catch_response=True,
         ) as response:
@@ -158,8 +190,9 @@ class PredictUser(FastHttpUser):
         if self.shape == "baseline":
             self.baseline_batch(raws)
             return
+        data, headers = self.encoded(batch_body(raws))
         with self.client.post(
-            PREDICT, json=batch_body(raws), name=f"batch_{size}", catch_response=True
+            PREDICT, data=data, headers=headers, name=f"batch_{size}", catch_response=True
         ) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
@@ -175,9 +208,9 @@ class PredictUser(FastHttpUser):
         error: Exception | None = None
         length = 0
         for raw in raws:
-            body = json.dumps(single_body(raw, "baseline"))
+            body, headers = self.encoded(single_body(raw, "baseline"))
             try:
-                response = self._plain.post(base + PREDICT, body, headers=JSON_HEADERS)
+                response = self._plain.post(base + PREDICT, body, headers=headers)
                 content = response.read()
             except Exception as exc:  # a refused or dropped connection fails this batch
                 error = exc

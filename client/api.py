@@ -35,6 +35,7 @@ from client.api_models import (
     parse_explanation,
     parse_prediction,
 )
+from client.auth import ApiAuth, AuthConfigError, httpx_auth
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -62,6 +63,7 @@ DEFAULT_TIMEOUT_S: Final = 30.0
 class FraudApiClient:
     """Calls the scoring API at ``base_url`` (a stage path such as ``.../prod`` is kept).
 
+    ``auth`` authenticates every request (client/auth.py: IAM SigV4, JWT bearer, X-API-Key);
     ``transport`` lets tests plug in ``httpx.MockTransport``. Use as a context manager or call
     :meth:`close`.
     """
@@ -72,6 +74,7 @@ class FraudApiClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.BaseTransport | None = None,
+        auth: ApiAuth | None = None,
     ) -> None:
         self.base_url = base_url.strip() or DEFAULT_URL
         self._http = httpx.Client(
@@ -79,6 +82,7 @@ class FraudApiClient:
             timeout=timeout,
             transport=transport,
             headers={"accept": "application/json"},
+            auth=httpx_auth(auth) if auth is not None and auth.mode != "none" else None,
         )
 
     def __enter__(self) -> FraudApiClient:
@@ -151,6 +155,8 @@ class FraudApiClient:
             response = self._http.request(method, path.lstrip("/"), **kwargs)
         except httpx.TimeoutException as exc:
             raise ApiUnreachable(f"no answer from {self.base_url} in time ({exc})") from exc
+        except AuthConfigError as exc:  # e.g. IAM without credentials: say which setting
+            raise ApiUnreachable(f"cannot authenticate to {self.base_url}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ApiUnreachable(f"cannot reach the API at {self.base_url}: {exc}") from exc
         except ValueError as exc:  # e.g. NaN in the body: JSON cannot carry it

@@ -5,14 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from client.api import ApiError, ApiUnreachable, FraudApiClient
+from client.auth import ApiAuth
 
 #: Session-state key of the API base URL (the sidebar's text input).
 API_URL_KEY = "api_url"
+#: Session-state key of the authentication (client/auth.py), set from the environment.
+API_AUTH_KEY = "api_auth"
 
 
 def api_client(base_url: str) -> FraudApiClient:
     """A fresh client for one page run: cheap, and no connection outlives a rerun."""
-    return FraudApiClient(base_url)
+    auth = st.session_state.get(API_AUTH_KEY)
+    return FraudApiClient(base_url, auth=auth if isinstance(auth, ApiAuth) else None)
 
 
 def show_api_error(error: ApiError, action: str) -> None:

@@ -17,7 +17,9 @@ from service import schema
 
 DEFAULT_MAX_BATCH: Final = 1000
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
-DEFAULT_CACHE_DIR: Final = "/tmp/fraudlite-model"
+# /tmp is Lambda's only writable directory; a cached model is verified (sha256 when pinned, its
+# content-derived version always) before it is used, so another writer cannot slip one in.
+DEFAULT_CACHE_DIR: Final = "/tmp/fraudlite-model"  # noqa: S108
 
 EXECUTION_MODES: Final = ("sequential", "parallel")
 GRAPH_OPTIMIZATIONS: Final = ("disable", "basic", "extended", "all")
