@@ -7,7 +7,7 @@ is profiled as hour of day (``step`` modulo 24), never as ``step``, which only g
 ``drift_profile`` (service/monitoring/profile.py reads it); it is a few KB.
 
 The training rows are re-derived from ``metrics.json``: the same data source (``synthetic:N``
-with its seed, or the file, checked against its recorded sha256), split again exactly as
+with its seed, ``hf:NAME``, or the file, checked against its recorded sha256), split again as
 fraud-train split it, train part only. ``fraud-convert --reference-data SOURCE`` profiles
 another set of rows instead.
 """
@@ -162,6 +162,8 @@ def training_rows(
         match = _SYNTHETIC.match(described)
         if match:
             loaded = load_transactions(f"synthetic:{match[1]}", seed=int(match[2]))
+        elif described.startswith("hf:"):
+            loaded = load_transactions(described, seed=seed)
         else:
             if not Path(described).is_file():
                 raise ArtifactsError(

@@ -221,3 +221,30 @@ def test_psi_is_zero_for_identical_shares_and_grows_with_the_shift() -> None:
     assert psi(reference, [25, 25, 25, 25]) == pytest.approx(0.0)
     small, large = psi(reference, [30, 25, 25, 20]), psi(reference, [60, 20, 10, 10])
     assert 0 < small < 0.1 < 0.25 < large
+
+
+def test_training_rows_from_a_file_check_its_checksum(tmp_path: Path) -> None:
+    from convert.errors import ArtifactsError
+    from train.data import file_sha256
+
+    frame = paysim_like_frame(6000, 4)
+    path = write_paysim_csv(tmp_path / "train.csv", frame)
+    split = split_rows(frame, "step", 0.2, 0.2, 0)
+    metrics = {
+        "data": {"source": str(path), "sha256": file_sha256(path)},
+        "config": {"seed": 0},
+        "rows": {"train": {"rows": int(split.train.size)}},
+    }
+    rows = training_rows(metrics)
+    assert rows is not None and len(rows.frame) == split.train.size
+    assert rows.frame["amount"].to_numpy() == pytest.approx(
+        frame["amount"].to_numpy()[split.train], rel=1e-6
+    )
+    with pytest.raises(ArtifactsError, match="changed since training"):
+        training_rows({**metrics, "data": {"source": str(path), "sha256": "0" * 64}})
+    with pytest.raises(ArtifactsError, match="--reference-data SOURCE or --no-profile"):
+        training_rows({**metrics, "data": {"source": str(tmp_path / "gone.csv")}})
+    # Legitimate rows carry the run's legit_weight in the profile's shares.
+    weighted = training_rows({**metrics, "legit_weight": 24.3})
+    assert weighted is not None and weighted.weights is not None
+    assert set(np.unique(weighted.weights)) <= {1.0, 24.3}
