@@ -314,6 +314,8 @@ def cold_start(model_path: Path, runs: int) -> dict[str, Any]:
             "FRAUD_DECISION_LOG": "off",
         },
     }
+    # one_cold_start starts from os.environ: let its processes write .pyc files (see _pyc_env).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     for env in envs.values():  # unrecorded: fills the file cache and .pyc files
         one_cold_start("fraudlite", env)
     walls: dict[str, list[float]] = {"on": [], "off": []}
@@ -341,6 +343,52 @@ def cold_start(model_path: Path, runs: int) -> dict[str, Any]:
         out[f"{kind}_overhead_q1_ms"] = statistics.quantiles(deltas, n=4)[0] * 1000
         out[f"{kind}_overhead_q3_ms"] = statistics.quantiles(deltas, n=4)[2] * 1000
     return out
+
+
+def telemetry_imports(model_path: Path, runs: int) -> dict[str, Any]:
+    """Import time of the telemetry modules inside a real Lambda entry import (fresh processes,
+    ``-X importtime``): the part of the cold start that on/off cannot show, since the modules are
+    imported either way. Sums the self time of ``service.telemetry.*`` but ``request_log`` (which
+    predates this issue); also checks that prometheus_client is never imported."""
+    from benchmarks.importtime import parse_importtime
+
+    env = {**_pyc_env(), "FRAUD_MODEL_URI": str(model_path), "FRAUD_LOG_LEVEL": "WARNING"}
+    totals, prometheus = [], False
+    for index in range(runs + 1):  # the first run writes the .pyc files and is not counted
+        process = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import service.lambda_handler"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if process.returncode != 0:
+            raise BenchmarkError(f"importing the Lambda entry failed:\n{process.stderr[-1500:]}")
+        rows = parse_importtime(process.stderr)
+        if index == 0:
+            continue
+        totals.append(
+            sum(
+                self_us
+                for name, self_us, _ in rows
+                if name.startswith("service.telemetry.") and name != "service.telemetry.request_log"
+            )
+            / 1000
+        )
+        prometheus = prometheus or any(name.startswith("prometheus_client") for name, _, _ in rows)
+    return {
+        "runs": runs,
+        "median_ms": statistics.median(totals),
+        "min_ms": min(totals),
+        "prometheus_client_imported": prometheus,
+    }
+
+
+def _pyc_env() -> dict[str, str]:
+    """This environment, but writing .pyc files: as in the Lambda image (compiled at build),
+    a fresh process must not spend its cold start compiling sources."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _children_cpu() -> float:
@@ -473,6 +521,7 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
     results["in_process"] = in_process(model, settings, args.rounds, args.requests)
     results["direct_path"] = direct_path(model, settings, repeats=15, number=5000)
     results["cold_start"] = cold_start(model_path, args.cold_runs)
+    results["telemetry_imports"] = telemetry_imports(model_path, args.import_runs)
     results["library_imports"] = library_imports(args.library_python, args.import_runs)
     results["verdicts"] = verdicts(results)
     json_path = write_json(args.out / "telemetry_overhead.json", results)

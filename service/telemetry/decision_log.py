@@ -30,7 +30,6 @@ import io
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 import msgspec
@@ -69,19 +68,46 @@ class DecisionLogError(SettingsError):
     so the entry points treat it as any unusable setting (503 naming the variable on Lambda)."""
 
 
-@dataclass
 class DecisionBatch:
-    """The decisions of one scoring request, written once the response has been sent."""
+    """The decisions of one scoring request, written once the response has been sent.
 
-    model_version: str
-    threshold: float
-    probabilities: np.ndarray
-    labels: np.ndarray
-    columns: Mapping[str, np.ndarray]  # raw model inputs, read only for opted-in fields
-    transaction_ids: Sequence[str | int | None] | None = None
-    contributions: list[dict[str, Any]] | None = None  # the API's explanation entries, per row
-    extra: dict[str, Sequence[Any]] = field(default_factory=dict)  # optional per-row fields
-    fields: dict[str, Any] = field(default_factory=dict)  # optional request-wide fields
+    A plain class, not a dataclass (no generated code to compile at every cold start);
+    ``extra`` holds optional per-row fields, ``fields`` optional request-wide ones.
+    """
+
+    __slots__ = (
+        "columns",
+        "contributions",
+        "extra",
+        "fields",
+        "labels",
+        "model_version",
+        "probabilities",
+        "threshold",
+        "transaction_ids",
+    )
+
+    def __init__(
+        self,
+        model_version: str,
+        threshold: float,
+        probabilities: np.ndarray,
+        labels: np.ndarray,
+        columns: Mapping[str, np.ndarray],  # raw model inputs, read only for opted-in fields
+        transaction_ids: Sequence[str | int | None] | None = None,
+        contributions: list[dict[str, Any]] | None = None,  # the API's explanation entries
+        extra: dict[str, Sequence[Any]] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        self.model_version = model_version
+        self.threshold = threshold
+        self.probabilities = probabilities
+        self.labels = labels
+        self.columns = columns
+        self.transaction_ids = transaction_ids
+        self.contributions = contributions
+        self.extra: dict[str, Sequence[Any]] = extra if extra is not None else {}
+        self.fields: dict[str, Any] = fields if fields is not None else {}
 
     @property
     def size(self) -> int:

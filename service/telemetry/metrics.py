@@ -25,8 +25,7 @@ template.yaml against :data:`METRIC_NAMES` plus the extension names they are tol
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 #: Default CloudWatch namespace (FRAUD_METRICS_NAMESPACE overrides it).
 DEFAULT_NAMESPACE: Final = "fraudlite"
@@ -53,8 +52,7 @@ UNMATCHED_ROUTE: Final = "unmatched"
 NO_MODEL: Final = "none"
 
 
-@dataclass(frozen=True)
-class MetricSpec:
+class MetricSpec(NamedTuple):
     """One metric: CloudWatch name and unit, and what it counts."""
 
     name: str
@@ -79,18 +77,43 @@ METRIC_NAMES: Final = frozenset(spec.name for spec in METRICS)
 UNITS: Final[Mapping[str, str]] = {spec.name: spec.unit for spec in METRICS}
 
 
-@dataclass
 class Observation:
-    """What one answered request contributes to the metrics."""
+    """What one answered request contributes to the metrics.
 
-    route: str
-    status: int
-    latency_ms: float
-    model_version: str
-    batch_size: int | None = None  # set by scoring routes only
-    scoring_us: int | None = None
-    flagged: int | None = None
-    extra: dict[str, tuple[float, str]] = field(default_factory=dict)  # name -> (value, unit)
+    A plain class, not a dataclass: the service imports it at every cold start, where a
+    dataclass would compile its generated methods.
+    """
+
+    __slots__ = (
+        "batch_size",
+        "extra",
+        "flagged",
+        "latency_ms",
+        "model_version",
+        "route",
+        "scoring_us",
+        "status",
+    )
+
+    def __init__(
+        self,
+        route: str,
+        status: int,
+        latency_ms: float,
+        model_version: str,
+        batch_size: int | None = None,  # set by scoring routes only
+        scoring_us: int | None = None,
+        flagged: int | None = None,
+        extra: dict[str, tuple[float, str]] | None = None,  # name -> (value, unit)
+    ) -> None:
+        self.route = route
+        self.status = status
+        self.latency_ms = latency_ms
+        self.model_version = model_version
+        self.batch_size = batch_size
+        self.scoring_us = scoring_us
+        self.flagged = flagged
+        self.extra: dict[str, tuple[float, str]] = extra if extra is not None else {}
 
     @property
     def scored(self) -> bool:

@@ -9,7 +9,6 @@ directly opt in explicitly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from starlette.routing import BaseRoute
@@ -26,17 +25,23 @@ SURFACES: Final = ("lambda", "server", "none")
 __all__ = ["DecisionLogError", "Surface", "Telemetry", "build_telemetry"]
 
 
-@dataclass
 class Telemetry:
     """Where an app's metrics and decisions go; all off by default.
 
     ``flush`` runs once per request after the writes (stdout writers buffer their lines).
     """
 
-    metrics: MetricsRecorder = field(default_factory=NullRecorder)
-    decisions: DecisionLog | None = None
-    routes: list[BaseRoute] = field(default_factory=list)
-    flush: Callable[[], None] = flush_stdout
+    def __init__(
+        self,
+        metrics: MetricsRecorder | None = None,
+        decisions: DecisionLog | None = None,
+        routes: list[BaseRoute] | None = None,
+        flush: Callable[[], None] = flush_stdout,
+    ) -> None:
+        self.metrics: MetricsRecorder = metrics if metrics is not None else NullRecorder()
+        self.decisions = decisions
+        self.routes: list[BaseRoute] = routes if routes is not None else []
+        self.flush = flush
 
     @property
     def active(self) -> bool:
