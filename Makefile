@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= service,server,train,hf,bench,client,dev
+EXTRAS ?= service,server,train,hf,bench,client,dev,batch,ray
 ARTIFACTS ?= artifacts
 ROWS   ?= 200000
 N_ITER ?= 8
