@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from service_model import PREAUTH_INPUTS, build_model, example_rows
 from starlette.testclient import TestClient
 
-import service.docs.openapi as openapi
+import service.docs.document as docs_document
 from service import schema
 from service.api.explain import pop_options
 from service.api.problems import F32_MAX, STEP_MAX
@@ -57,13 +57,13 @@ def test_nothing_is_built_before_the_first_get(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = openapi.openapi_document
+    real = docs_document.openapi_document
 
     def counting(state: Any) -> dict[str, Any]:
         calls.append(1)
         return real(state)
 
-    monkeypatch.setattr(openapi, "openapi_document", counting)
+    monkeypatch.setattr(docs_document, "openapi_document", counting)
     client = make_client(build_model(tmp_path / "m.onnx"))
     assert client.post("/predict", json=TX).status_code == 200
     assert client.get("/health").status_code == 200

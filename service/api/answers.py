@@ -1,5 +1,5 @@
 """The JSON API's answers as msgspec types: what the OpenAPI document says /predict, /health
-and the errors return (service/docs/openapi.py generates their schemas from these)."""
+and the errors return (service/docs/document.py generates their schemas from these)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Open Inference Protocol (KServe V2) routes in the OpenAPI document (service/docs/openapi.py).
+"""The Open Inference Protocol (KServe V2) routes in the OpenAPI document (docs/document.py).
 
 Schemas are generated from the msgspec types that decode requests (service/v2/requests.py) and
 describe answers (service/v2/answers.py), then specialised to the loaded model: one tensor schema

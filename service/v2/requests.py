@@ -2,7 +2,7 @@
 
 A request decodes like POST /predict (service/api/requests.py ``decode_json``) and converts into
 :class:`InferenceRequest` (the protocol's ``$inference_request``, msgspec Structs that also give
-the OpenAPI schema, service/docs/openapi.py). Then each tensor is checked against the loaded
+the OpenAPI schema, service/docs/document.py). Then each tensor is checked against the loaded
 model: the tensors are the model's raw fields, ``type`` as BYTES, the numeric fields as FP32,
 each of shape ``[N]`` (what the model declares) or ``[N, 1]`` (a column; flattened), data flat
 or nested in JSON, or raw bytes with the binary tensor extension (service/v2/binary.py). Values
