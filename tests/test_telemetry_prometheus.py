@@ -25,6 +25,13 @@ from service.lambda_app import build_handler
 from service.telemetry.prometheus import PROMETHEUS_NAMES, snake_case
 
 ROOT = Path(__file__).resolve().parents[1]
+PRIVATE = {
+    **EXAMPLE_TRANSACTION,
+    "amount": 12345.67,
+    "oldbalanceOrg": 12345.67,
+    "nameOrig": "C5550001111",
+    "nameDest": "M5550002222",
+}
 
 
 def free_port() -> int:
@@ -60,10 +67,11 @@ def test_metrics_scraped_from_fraud_serve(model_path: Path, tmp_path: Path) -> N
     port = free_port()
     decisions = tmp_path / "decisions.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
-    env.update(FRAUD_DECISION_LOG=str(decisions), FRAUD_LOG_LEVEL="WARNING")
+    env.update(FRAUD_DECISION_LOG=str(decisions))
+    output = (tmp_path / "stdout.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "--model", str(model_path), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
+        stdout=output,
         stderr=subprocess.PIPE,
         env=env,
         cwd=ROOT,
@@ -76,7 +84,7 @@ def test_metrics_scraped_from_fraud_serve(model_path: Path, tmp_path: Path) -> N
         wait_for(url + "/health", process)
         with httpx.Client(base_url=url, timeout=10) as client:
             assert client.post("/predict", json={"transactions": rows}).status_code == 200
-            assert client.post("/predict", json=EXAMPLE_TRANSACTION).status_code == 200
+            assert client.post("/predict", json=PRIVATE).status_code == 200
             assert (
                 client.post("/predict", json={**EXAMPLE_TRANSACTION, "step": -1}).status_code == 422
             )
@@ -84,11 +92,22 @@ def test_metrics_scraped_from_fraud_serve(model_path: Path, tmp_path: Path) -> N
             scrape_response = client.get("/metrics")
     finally:
         process.terminate()
-        process.communicate(timeout=20)
+        _, stderr = process.communicate(timeout=20)
+        output.close()
+    # Nothing distinctive of a transaction in any output by default.
+    everything = (
+        (tmp_path / "stdout.log").read_text()
+        + stderr.decode()
+        + decisions.read_text()
+        + scrape_response.text
+    )
+    assert '"event": "request"' in everything
+    for value in ("12345.67", "12345.669", "C5550001111", "M5550002222"):
+        assert value not in everything
     assert scrape_response.status_code == 200
     assert scrape_response.headers["content-type"].startswith("text/plain")
     scrape = samples(scrape_response.text)
-    one_flag = int(direct_scores(model_path, [EXAMPLE_TRANSACTION])[1][0])
+    one_flag = int(direct_scores(model_path, [PRIVATE])[1][0])
 
     requests = PROMETHEUS_NAMES["Requests"]
     assert total(scrape, requests, route="/predict", status="200") == 2
