@@ -224,7 +224,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     labels = [f"{r['engine']}\n{r['format']}" for r in results]
     colors = {"baseline": "#999999", "local": "#1f77b4", "ray": "#ff7f0e"}
     bar_colors = [colors[r["engine"]] for r in results]
@@ -235,6 +235,9 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     axes[1].axhline(600, color="red", linestyle="--", linewidth=1, label="600 MiB target")
     axes[1].set_ylabel("peak RSS, MiB (process tree)")
     axes[1].legend()
+    axes[2].bar(labels, [r["cpu_us_per_row"] for r in results], color=bar_colors)
+    axes[2].set_ylabel("CPU µs per row (all processes)")
+    axes[2].set_title("CPU: less disturbed by a busy machine")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
