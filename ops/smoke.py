@@ -278,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VAR",
         help="send environment variable VAR's value as X-API-Key (keeps it off the command line)",
     )
+    p.add_argument(
+        "--bearer-env",
+        metavar="VAR",
+        help="send environment variable VAR's value as 'Authorization: Bearer' (JWT auth)",
+    )
     p.add_argument("--attempts", type=int, default=10, help="tries of /health before failing (10)")
     p.add_argument("--wait", type=float, default=3.0, help="seconds between /health tries (3)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
@@ -297,6 +302,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 2, f"fraud-smoke: error: environment variable {args.api_key_env} is empty\n"
             )
         headers["X-API-Key"] = key
+    if args.bearer_env:
+        token = os.environ.get(args.bearer_env)
+        if not token:
+            parser.exit(2, f"fraud-smoke: error: environment variable {args.bearer_env} is empty\n")
+        headers["Authorization"] = f"Bearer {token}"
     if args.attempts < 1:
         parser.exit(2, "fraud-smoke: error: --attempts must be at least 1\n")
     config = SmokeConfig(

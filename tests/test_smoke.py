@@ -152,3 +152,36 @@ def test_installed_console_script_runs(good_url: str) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "smoke test of" in done.stdout and "passed" in done.stdout
+
+
+def test_credentials_from_the_environment_are_sent_as_headers(monkeypatch) -> None:
+    import http.server
+    import threading
+
+    seen: list[dict[str, str]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SMOKE_KEY", "k-123")
+    monkeypatch.setenv("SMOKE_TOKEN", "t-456")
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        argv = [url, "--attempts", "1", "--api-key-env", "SMOKE_KEY", "--bearer-env", "SMOKE_TOKEN"]
+        assert main(argv) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[0]["x-api-key"] == "k-123"
+    assert seen[0]["authorization"] == "Bearer t-456"
