@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="scoring workers: threads (local) or Ray actors (default: the cores available)",
+        help="scoring workers: threads (local) or Ray actors (default: the cores available here; "
+        "with --ray-address, the cluster's CPUs)",
     )
     p.add_argument(
         "--engine",
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         rejects=args.rejects,
         summary=args.summary,
         keep=keep,
-        workers=args.workers or default_workers(),
+        workers=args.workers or (None if args.ray_address else default_workers()),
         engine=args.engine,
         ray_address=args.ray_address,
         s3_endpoint_url=s3_endpoint(args.s3_endpoint_url, os.environ),

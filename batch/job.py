@@ -31,7 +31,7 @@ def run_job(spec: JobSpec, stream: TextIO | None = None, quiet: bool = False) ->
         print(
             f"[score] {len(plan.inputs)} file(s) -> {plan.output.uri}; model "
             f"{scoring.model.version} ({scoring.model.metadata.feature_set}); engine {spec.engine}"
-            f", {spec.workers} worker(s)",
+            f", {spec.workers or 'all cluster CPUs as'} worker(s)",
             file=stream,
             flush=True,
         )

@@ -29,7 +29,7 @@ def plan_chunks(plan: Plan) -> Iterator[Chunk]:
 
 def local_chunks(plan: Plan, model: LoadedModel) -> Iterator[ScoredChunk]:
     """Scored chunks in input order, computed on ``plan.spec.workers`` threads."""
-    workers = max(1, plan.spec.workers)
+    workers = max(1, plan.spec.workers or 1)
     # pyarrow's own pool (CSV parsing, compute kernels) gets the same number of cores.
     pa.set_cpu_count(workers)
     scorer = ChunkScorer(model, plan.layout, plan.input_uris)

@@ -31,7 +31,7 @@ class JobSpec:
     rejects: str | None = None  # default: beside the output, "<name>.rejects.<ext>"
     summary: str | None = None  # default: beside the output, "<name>.summary.json"
     keep: tuple[str, ...] = ()
-    workers: int = 1
+    workers: int | None = 1  # None: every CPU of the Ray cluster (--engine ray --ray-address)
     engine: Engine = "local"
     ray_address: str | None = None
     s3_endpoint_url: str | None = None

@@ -130,14 +130,15 @@ def ray_chunks(plan: Plan, fetched: FetchedModel) -> Iterator[ScoredChunk]:
         raise BatchError(
             "--engine ray needs Ray: pip install 'fraudlite[ray]' (ray[data] and optuna)"
         ) from None
-    workers = max(1, plan.spec.workers)
     started_here = False
     if not ray.is_initialized():
         if plan.spec.ray_address:
             ray.init(address=plan.spec.ray_address, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=plan.spec.workers or 1, include_dashboard=False, log_to_driver=False)
             started_here = True
+    # One actor per CPU unless told otherwise (a cluster's CPUs when --workers is not given).
+    workers = plan.spec.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     try:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # identical files to the local engine
