@@ -17,9 +17,10 @@ Dimensions are bounded: ``ModelVersion`` (one per deployed model) and ``Route`` 
 Extension point (other issues add metrics here, e.g. shadow/A-B disagreement, drift bin counts):
 code handling a request calls ``request_log(request).add_metric(name, value, unit)``; the value
 is summed per request, emitted in the same EMF record with the same dimensions, and exported by
-Prometheus as a counter ``fraudlite_<snake_name>_total``. Declare the name as a constant next to
-your code and, if it deserves an alarm, give the alarm that exact name (tests cross-check
-template.yaml against :data:`METRIC_NAMES` plus the extension names they are told about).
+Prometheus as a counter ``fraudlite_<snake_name>_total``. Declare the name as a ``Final`` string
+constant next to your code and, if it deserves an alarm, give the alarm that exact name
+(tests/test_template_observability.py checks template.yaml's alarms against :data:`METRIC_NAMES`
+and the string constants the service declares).
 """
 
 from __future__ import annotations
