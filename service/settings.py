@@ -78,7 +78,6 @@ def _check_telemetry(s: Settings) -> None:
         )
 
 
-
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration of the scoring service.
