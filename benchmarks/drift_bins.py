@@ -51,7 +51,7 @@ def median_us(call: Callable[[], Any], repeat: int) -> float:
 
 
 def _model(path: Path | None, workdir: Path) -> Path:
-    from service.monitoring.profile import PROFILE_KEY
+    from service.monitoring.reference import PROFILE_KEY
 
     if path is not None:
         import onnx

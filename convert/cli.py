@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from convert.artifacts import load_artifacts
+from convert.drift_profile import ReferenceRows, training_rows
 from convert.errors import ConvertError
 from convert.export import DEFAULT_EXPLAIN, MODEL_FILE, export_model
-from convert.profile import ReferenceRows, training_rows
-from service.monitoring.profile import PROFILE_KEY, parse_profile
+from service.monitoring.reference import PROFILE_KEY, parse_profile
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- drift reference profile (issue 17) ---
 def reference_rows(args: argparse.Namespace) -> ReferenceRows | None:
-    """The rows to profile (convert/profile.py), announced on stderr; None when unknown."""
+    """The rows to profile (convert/drift_profile.py), announced on stderr; None when unknown."""
     metrics = load_artifacts(Path(args.artifacts_dir)).metrics
     rows = training_rows(metrics, args.reference_data)
     if rows is None:

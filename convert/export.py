@@ -12,6 +12,7 @@ from onnx import TensorProto
 
 from convert.artifacts import Artifacts, load_artifacts
 from convert.contributions import CONTRIBUTIONS, add_gated_contributions
+from convert.drift_profile import ReferenceRows, build_profile
 from convert.errors import ParityFailure
 from convert.features_graph import FEATURES_TENSOR, build_features
 from convert.golden import golden_metadata
@@ -23,10 +24,9 @@ from convert.metadata import (
     stamp_version,
     threshold_float32,
 )
-from convert.profile import ReferenceRows, build_profile
 from convert.trees import TREE_INPUT, TREE_PROBABILITIES, convert_trees
 from service.model.identity import verify_version
-from service.monitoring.profile import PROFILE_KEY
+from service.monitoring.reference import PROFILE_KEY
 from service.schema import OUTPUT_LABEL, OUTPUT_PROBABILITY
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def export_model(
     compared with the pipeline; :class:`ParityFailure` is raised instead of writing a model
     that disagrees; with ``explain`` the contributions are checked against XGBoost's
     approximate contributions on the same rows. ``reference``: rows whose drift profile
-    (convert/profile.py) goes into the metadata as ``drift_profile``.
+    (convert/drift_profile.py) goes into the metadata as ``drift_profile``.
     """
     artifacts_dir = Path(artifacts_dir)
     artifacts = load_artifacts(artifacts_dir)

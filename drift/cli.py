@@ -18,7 +18,7 @@ from drift.errors import DriftError
 from drift.report import markdown, write_json, write_png
 from drift.scoring import DriftModel
 from drift.sources import read_source
-from service.monitoring.profile import DRIFT_PSI, WATCH_PSI
+from service.monitoring.reference import DRIFT_PSI, WATCH_PSI
 
 
 def build_parser() -> argparse.ArgumentParser:

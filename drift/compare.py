@@ -10,8 +10,8 @@ import numpy as np
 
 from drift.errors import DriftError
 from service.monitoring.binning import Binner
-from service.monitoring.profile import DRIFT_PSI, WATCH_PSI, ReferenceProfile
 from service.monitoring.records import BinCounter
+from service.monitoring.reference import DRIFT_PSI, WATCH_PSI, ReferenceProfile
 from service.monitoring.stats import EntryDrift, compare
 
 

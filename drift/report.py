@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from drift.compare import DriftReport
-from service.monitoring.profile import ReferenceProfile
+from service.monitoring.reference import ReferenceProfile
 from service.monitoring.stats import level, shares
 
 

@@ -19,7 +19,7 @@ from service import schema
 from service.model.errors import ModelLoadError
 from service.model.metadata import ModelMetadata, parse_metadata
 from service.monitoring.binning import Binner, BinningError
-from service.monitoring.profile import ProfileError, ReferenceProfile, profile_from_metadata
+from service.monitoring.reference import ProfileError, ReferenceProfile, profile_from_metadata
 
 #: Rows scored per session.run (bounds memory on large files).
 CHUNK_ROWS = 200_000

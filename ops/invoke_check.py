@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from benchmarks.events import http_api_v2_event
-from ops.http import HttpCheckError, call
+from ops.http_client import HttpCheckError, call
 from ops.smoke import FRAUD_LIKE, V2_MODEL
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"

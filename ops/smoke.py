@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ops.http import Answer, HttpCheckError, call
+from ops.http_client import Answer, HttpCheckError, call
 from service.schema import EXAMPLE_TRANSACTION
 
 #: PaySim's fraud pattern: a TRANSFER that moves the whole origin balance to an empty account.

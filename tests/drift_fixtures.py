@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 from fitted_artifacts import make_artifacts, paysim_like_frame
 
+from convert.drift_profile import ReferenceRows
 from convert.export import export_model
-from convert.profile import ReferenceRows
 
 #: Rows and seed the drift test model is trained (and profiled) on.
 TRAIN_ROWS = 20_000

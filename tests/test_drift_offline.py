@@ -13,9 +13,9 @@ from drift_fixtures import REAL_SAMPLE, TRAIN_SEED, profiled_model, training_fra
 from fitted_artifacts import make_artifacts, paysim_like_frame, write_paysim_csv
 
 from convert.cli import main as convert_main
-from convert.profile import quantile_edges, training_rows
+from convert.drift_profile import quantile_edges, training_rows
 from drift.cli import main
-from service.monitoring.profile import PROFILE_KEY, parse_profile
+from service.monitoring.reference import PROFILE_KEY, parse_profile
 from service.monitoring.stats import psi
 from train.features import FEATURE_SETS, PaySimFeatures
 from train.split import split_rows

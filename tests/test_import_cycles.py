@@ -1,4 +1,5 @@
-"""No import cycles anywhere in the repository's packages, type-only imports included.
+"""No import cycles anywhere in the repository's packages, type-only imports included, and no
+module named like a standard-library module.
 
 Every ``import`` and ``from ... import`` statement counts, also those under ``if TYPE_CHECKING``
 or inside functions: a cycle of any kind means two modules that should be one, or a shared piece
@@ -8,10 +9,13 @@ that belongs in a lower module.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("service", "train", "convert", "benchmarks", "client", "research")
+#: Every top-level package of the repository (a folder with an __init__.py), found, not listed, so
+#: a new package is checked from its first commit.
+PACKAGES = tuple(sorted(p.parent.name for p in ROOT.glob("*/__init__.py")))
 
 
 def module_files() -> dict[str, Path]:
@@ -111,3 +115,21 @@ def test_no_import_cycles_in_the_repository() -> None:
     graph = import_graph(modules)
     assert "service.model.core" in graph["service.model.loading"]
     assert cycles(graph) == []
+
+
+def test_every_package_is_checked() -> None:
+    assert {"service", "train", "convert", "batch", "drift", "rollout", "ops"} <= set(PACKAGES)
+
+
+def test_no_module_is_named_like_a_standard_library_module() -> None:
+    """A module named ``http`` or ``profile`` shadows the standard library's for scripts run
+    from its folder and misleads readers; ``__init__``/``__main__`` are the only shared names."""
+    clashes = [
+        name
+        for name in module_files()
+        if any(
+            part in sys.stdlib_module_names and part not in ("__init__", "__main__")
+            for part in name.split(".")
+        )
+    ]
+    assert clashes == []

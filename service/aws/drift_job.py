@@ -40,8 +40,8 @@ from service.model.errors import ModelLoadError
 from service.model.metadata import parse_metadata
 from service.model.store import fetch_model
 from service.monitoring.binning import Binner
-from service.monitoring.profile import ProfileError, profile_from_metadata
 from service.monitoring.records import BinCounter, decode_bytes
+from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.monitoring.stats import compare
 from service.settings import DriftJobSettings, Settings, SettingsError
 

@@ -1,6 +1,6 @@
 """Drift monitoring against the model's own training reference (numpy and the standard library).
 
-- :mod:`service.monitoring.profile`: the reference profile a model carries in its metadata
+- :mod:`service.monitoring.reference`: the reference profile a model carries in its metadata
   (``drift_profile``): quantile bin edges and training shares per feature and for the score.
 - :mod:`service.monitoring.binning`: values to reference bin indices, all features at once.
 - :mod:`service.monitoring.stats`: population stability index and binned KS statistics.

@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from service.monitoring.profile import FeatureProfile, ReferenceProfile
+from service.monitoring.reference import FeatureProfile, ReferenceProfile
 
 #: Batches up to this size are binned in plain Python (see :meth:`Binner.bin_rows`).
 SMALL_BATCH = 16

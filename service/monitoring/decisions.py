@@ -15,8 +15,8 @@ import contextlib
 
 from service.model.core import LoadedModel
 from service.monitoring.binning import Binner
-from service.monitoring.profile import ProfileError, profile_from_metadata
 from service.monitoring.records import BINS_FIELD
+from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.telemetry.decision_log import DecisionBatch, DecisionLog
 from service.telemetry.setup import Telemetry
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 import numpy as np
 
 from service.monitoring.binning import Binner, BinningError
-from service.monitoring.profile import ReferenceProfile
+from service.monitoring.reference import ReferenceProfile
 
 #: Layout version of a counts document.
 COUNTS_FORMAT: Final = "fraudlite-drift-counts/1"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.monitoring.profile import DRIFT_PSI, WATCH_PSI, FeatureProfile
+from service.monitoring.reference import DRIFT_PSI, WATCH_PSI, FeatureProfile
 
 #: Share floor: an empty bin counts as 1 in 10,000 rows (the usual PSI smoothing).
 EPSILON = 1e-4

@@ -1,6 +1,6 @@
 """The reference profile: what the training rows looked like, in the model's metadata.
 
-``convert/profile.py`` computes it at export time and writes it as the JSON metadata value
+``convert/drift_profile.py`` computes it at export time and writes it as the JSON metadata value
 ``drift_profile``; the service and ``fraud-drift`` parse it here. Each entry is one feature as the
 model knows it:
 

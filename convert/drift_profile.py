@@ -4,7 +4,7 @@ For every raw input and engineered feature the model uses: 20 quantile bins (few
 tie) and the training share per bin; category shares for ``type``; the same for the score. Time
 is profiled as hour of day (``step`` modulo 24), never as ``step``, which only grows. One-hot
 ``type_*`` features are the ``type`` categories. The profile goes into the model metadata as
-``drift_profile`` (service/monitoring/profile.py reads it); it is a few KB.
+``drift_profile`` (service/monitoring/reference.py reads it); it is a few KB.
 
 The training rows are re-derived from ``metrics.json``: the same data source (``synthetic:N``
 with its seed, ``hf:NAME``, or the file, checked against its recorded sha256), split again as
@@ -26,7 +26,7 @@ import pandas as pd
 from convert.artifacts import Artifacts
 from convert.errors import ArtifactsError
 from service.monitoring.binning import hour_of_day
-from service.monitoring.profile import SCORE, FeatureProfile, ReferenceProfile
+from service.monitoring.reference import SCORE, FeatureProfile, ReferenceProfile
 from service.schema import TRANSACTION_TYPES
 from train.features import ENGINEERED, PaySimFeatures
 
