@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_ci_runs_the_security_checks_then_the_tests() -> None:
     # The tests come last so that pytest's summary closes CI's output.
-    run = (ROOT / ".ci" / "run").read_text()
-    assert run.index("bash .ci/security") < run.index("make test")
+    commands = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert commands.index("bash .ci/security") < commands.index("make test")
+    assert commands[-1] == "make test"
     security = (ROOT / ".ci" / "security").read_text()
     assert "pip-audit" in security and "requirements/service.lock" in security
     assert security.count("checkov -f") == 2  # as is, and with AuthMode=APIKEY
