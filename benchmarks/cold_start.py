@@ -7,6 +7,12 @@ is what Lambda bills as init plus the first invoke. Sides alternate run by run s
 hits both alike; one unrecorded run per side first fills the OS file cache and ``.pyc`` files.
 Also: a ``python -X importtime`` breakdown per side and, when the deployment tooling is present,
 fraudlite under AWS's Lambda Runtime Interface Emulator. Writes cold_start.json and cold_start.png.
+
+The third side, ``floor`` (benchmarks/floor_probe.py, issue 20), is the least any Python Lambda can
+do for the same answer: numpy and onnxruntime, open model.onnx, decode the event's JSON body, one
+``session.run``. It runs interleaved with the other two; ``floor_ratio`` is fraudlite's median
+over the floor's (target: at most 1.3). ``init_steps`` is fraudlite's cold start step by step
+(benchmarks/cold_steps.py: imports, settings, model fetch, session, warm-up, app build, invoke).
 """
 
 from __future__ import annotations
@@ -34,18 +40,25 @@ from benchmarks.common import (
     run_metadata,
     write_json,
 )
+from benchmarks.events import http_api_v2_event
 from benchmarks.importtime import measure
 from benchmarks.payloads import single_body
 from service import schema
 
-SIDES = ("fraudlite", "baseline")
+SIDES = ("fraudlite", "baseline", "floor")
+#: The bare-onnxruntime floor, run as a script so that not even the benchmarks package is imported.
+FLOOR_SCRIPT = PROJECT_ROOT / "benchmarks" / "floor_probe.py"
+#: What ``python -X importtime`` imports for each side (the floor's script imports onnxruntime).
+IMPORTED = {**ENTRY_MODULES, "floor": "onnxruntime"}
+#: Fresh interpreters that time fraudlite's init step by step (after the interleaved runs).
+STEP_RUNS = 5
 #: The transaction both sides score (the issue's example), each in its own request shape.
 EXAMPLE = schema.EXAMPLE_TRANSACTION
 
 
 def side_env(side: str, artifacts: Path) -> dict[str, str]:
     """Environment of the side's Lambda function with the model on local disk."""
-    if side == "fraudlite":
+    if side in ("fraudlite", "floor"):
         model = require(artifacts / "model.onnx", "run fraud-convert on the artifacts first")
         return {"FRAUD_MODEL_URI": str(model)}
     return {"MODEL_PATH": str(require(artifacts / "pipeline.joblib", "run fraud-train first"))}
@@ -53,8 +66,7 @@ def side_env(side: str, artifacts: Path) -> dict[str, str]:
 
 def one_cold_start(side: str, env: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
     """Start a fresh interpreter, wait for its answer line; wall seconds plus its own timings."""
-    body = json.dumps(single_body(EXAMPLE, side))
-    command = [sys.executable, "-m", "benchmarks.cold_probe", side, body]
+    command = probe_command(side, env)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -82,6 +94,43 @@ def one_cold_start(side: str, env: dict[str, str], timeout: float = 120.0) -> di
             message = errors.read().decode(errors="replace")[-2000:]
             raise BenchmarkError(f"{side} cold start failed (exit {code}, {result}):\n{message}")
     return result
+
+
+def probe_command(side: str, env: dict[str, str]) -> list[str]:
+    """The fresh interpreter's command line for ``side`` (the floor gets the whole v2 event)."""
+    if side == "floor":
+        event = http_api_v2_event(single_body(EXAMPLE, "fraudlite"))
+        return [sys.executable, str(FLOOR_SCRIPT), env["FRAUD_MODEL_URI"], json.dumps(event)]
+    body = json.dumps(single_body(EXAMPLE, side))
+    return [sys.executable, "-m", "benchmarks.cold_probe", side, body]
+
+
+def init_steps(env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Median seconds of each fraudlite init step over ``runs`` fresh interpreters."""
+    body = json.dumps(single_body(EXAMPLE, "fraudlite"))
+    samples = []
+    for _ in range(runs):
+        process = subprocess.run(
+            [sys.executable, "-m", "benchmarks.cold_steps", body],
+            env={**os.environ, **env},
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [x for x in process.stdout.splitlines() if x.startswith(MARKER)]
+        if process.returncode != 0 or not lines:
+            raise BenchmarkError(
+                f"cold_steps failed (exit {process.returncode}):\n{process.stderr[-2000:]}"
+            )
+        samples.append(json.loads(lines[-1][len(MARKER) :]))
+    names = list(samples[0]["steps_s"])
+    return {
+        "runs": runs,
+        "median_s": {n: statistics.median(s["steps_s"][n] for s in samples) for n in names},
+        "total_s_median": statistics.median(s["total_s"] for s in samples),
+        "probability_fraud": samples[0]["probability_fraud"],
+    }
 
 
 def describe(values: list[float]) -> dict[str, float]:
@@ -129,19 +178,27 @@ def run(artifacts: Path, out: Path, runs: int, rie: bool = True) -> dict[str, An
         progress("cold_start", f"{side}: python -X importtime")
         wall = [s["wall_s"] for s in samples[side]]
         sides[side] = {
-            "entry_module": ENTRY_MODULES[side],
+            "entry_module": IMPORTED[side],
             "runs": runs,
             "wall_s": wall,
             "wall": describe(wall),
             "import_s_median": statistics.median(s["import_s"] for s in samples[side]),
             "first_invoke_s_median": statistics.median(s["invoke_s"] for s in samples[side]),
             "probability_fraud": samples[side][0]["probability_fraud"],
-            "import_breakdown": measure(ENTRY_MODULES[side], envs[side]),
+            "import_breakdown": measure(IMPORTED[side], envs[side], top=25),
         }
+    sides["floor"]["entry_module"] = str(FLOOR_SCRIPT.relative_to(PROJECT_ROOT))
+    progress("cold_start", f"fraudlite: init step by step ({STEP_RUNS} fresh interpreters)")
+    steps = init_steps(envs["fraudlite"], runs=STEP_RUNS)
     report: dict[str, Any] = {
         **run_metadata(),
         "sides": sides,
         "ratio": ratio(sides["baseline"]["wall"]["median"], sides["fraudlite"]["wall"]["median"]),
+        # Issue 20: fraudlite's cold start as a multiple of the bare-onnxruntime floor (<= 1.3).
+        "floor_ratio": ratio(
+            sides["fraudlite"]["wall"]["median"], sides["floor"]["wall"]["median"]
+        ),
+        "init_steps": steps,
     }
     if rie:
         report["rie"] = rie_part(artifacts, runs=max(1, min(runs, 5)))
@@ -172,7 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     medians = {side: report["sides"][side]["wall"]["median"] for side in SIDES}
-    print(json.dumps({"median_wall_s": medians, "ratio": report["ratio"]}, indent=2))
+    figures = {
+        "median_wall_s": medians,
+        "ratio": report["ratio"],
+        "floor_ratio": report["floor_ratio"],
+    }
+    print(json.dumps(figures, indent=2))
+    print(f"fraudlite / floor: {report['floor_ratio']:.2f}x (issue 20 target: at most 1.3x)")
     return 0
 
 
