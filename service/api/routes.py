@@ -9,34 +9,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.api.explain import explanation_entries
 from service.api.requests import ParsedRequest
+from service.api.scoring import prediction_body, score_parsed
 from service.httpio import json_response, read_json_body
 from service.model import LoadedModel
 from service.rollout.ab import answer_ab
 from service.rollout.shadow import observe_shadow
 from service.state import ServiceState
 from service.telemetry.request_log import record_decisions, request_log
-
-
-def score_parsed(
-    model: LoadedModel, parsed: ParsedRequest
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]:
-    """Probabilities, labels and, when the request asked to ``explain``, the ``contributions``
-    entry of each prediction (None otherwise: the model then skips computing them)."""
-    if not parsed.options.explain:
-        return (*model.score(parsed.columns), None)
-    probabilities, labels, contributions, features = model.score_explained(parsed.columns)
-    assert model.explanation is not None  # score_explained refuses models without it
-    entries = explanation_entries(
-        model.explanation, contributions, features, parsed.columns.get("type"), parsed.options.top_k
-    )
-    return probabilities, labels, entries
 
 
 def score_request(model: LoadedModel, parsed: ParsedRequest, request: Request) -> Any:
@@ -62,34 +46,6 @@ def score_request(model: LoadedModel, parsed: ParsedRequest, request: Request) -
         contributions=explanations,
     )
     return scored
-
-
-def prediction_body(
-    model: LoadedModel,
-    parsed: ParsedRequest,
-    probabilities: np.ndarray,
-    labels: np.ndarray,
-    explanations: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The JSON answer: one prediction object, or ``{"predictions": [...]}`` in request order;
-    each prediction has its ``contributions`` when ``explanations`` are given."""
-    items = []
-    for index, (tx_id, probability, label) in enumerate(
-        zip(parsed.transaction_ids, probabilities.tolist(), labels.tolist(), strict=True)
-    ):
-        item: dict[str, Any] = {} if tx_id is None else {"transaction_id": tx_id}
-        item["probability_fraud"] = probability
-        item["is_fraud"] = label
-        if explanations is not None:
-            item["contributions"] = explanations[index]
-        items.append(item)
-    if parsed.batch:
-        return {
-            "predictions": items,
-            "threshold": model.threshold,
-            "model_version": model.version,
-        }
-    return {**items[0], "threshold": model.threshold, "model_version": model.version}
 
 
 def api_routes(state: ServiceState) -> list[Route]:

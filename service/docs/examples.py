@@ -13,7 +13,7 @@ import msgspec
 
 from service import schema
 from service.api.requests import RequestValidator
-from service.api.routes import prediction_body, score_parsed
+from service.api.scoring import prediction_body, score_parsed
 from service.model import LoadedModel
 
 NAMES: Final = {"nameOrig": "C1231006815", "nameDest": "C1666544295"}

@@ -19,8 +19,8 @@ from typing import Any, Final
 import numpy as np
 from starlette.requests import Request
 
-from service.api.explain import explanation_entries
 from service.api.requests import ParsedRequest
+from service.api.scoring import prediction_body, score_parsed
 from service.model import LoadedModel
 from service.rollout.arms import ARM_A, ARM_B, assign
 from service.rollout.models import Rollout
@@ -49,20 +49,6 @@ def _subset(parsed: ParsedRequest, rows: list[int], model: LoadedModel) -> Parse
     )
 
 
-def _score(
-    model: LoadedModel, parsed: ParsedRequest
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]:
-    """The API's scoring (plain or explained) for one arm's rows."""
-    if not parsed.options.explain:
-        return (*model.score(parsed.columns), None)
-    probabilities, labels, contributions, features = model.score_explained(parsed.columns)
-    assert model.explanation is not None  # score_explained refuses models without it
-    entries = explanation_entries(
-        model.explanation, contributions, features, parsed.columns.get("type"), parsed.options.top_k
-    )
-    return probabilities, labels, entries
-
-
 def answer_ab(
     rollout: Rollout, primary: LoadedModel, parsed: ParsedRequest, body: bytes, request: Request
 ) -> dict[str, Any]:
@@ -82,7 +68,7 @@ def answer_ab(
         rows = [i for i, a in enumerate(arms) if a == arm]
         if not rows:
             continue
-        p, lab, explained = _score(model, _subset(parsed, rows, model))
+        p, lab, explained = score_parsed(model, _subset(parsed, rows, model))
         probabilities[rows] = p
         labels[rows] = lab
         for position, i in enumerate(rows):
@@ -113,33 +99,4 @@ def answer_ab(
         record.add_metric(count_name, arms.count(arm))
         record.add_metric(flag_name, sum(f for a, f in zip(arms, flags, strict=True) if a == arm))
     observe_shadow(rollout, parsed, body, request, probabilities, labels)
-    return _body(parsed, probabilities, labels, entries, decided_by, primary)
-
-
-def _body(
-    parsed: ParsedRequest,
-    probabilities: np.ndarray,
-    labels: np.ndarray,
-    entries: list[Any] | None,
-    decided_by: list[LoadedModel],
-    primary: LoadedModel,
-) -> dict[str, Any]:
-    items = []
-    for index, (tx_id, probability, label) in enumerate(
-        zip(parsed.transaction_ids, probabilities.tolist(), labels.tolist(), strict=True)
-    ):
-        item: dict[str, Any] = {} if tx_id is None else {"transaction_id": tx_id}
-        item["probability_fraud"] = probability
-        item["is_fraud"] = label
-        if entries is not None:
-            item["contributions"] = entries[index]
-        item["threshold"] = decided_by[index].threshold
-        item["model_version"] = decided_by[index].version
-        items.append(item)
-    if parsed.batch:
-        return {
-            "predictions": items,
-            "threshold": primary.threshold,
-            "model_version": primary.version,
-        }
-    return items[0]
+    return prediction_body(primary, parsed, probabilities, labels, entries, decided_by)
