@@ -188,8 +188,10 @@ def run(artifacts: Path, out: Path, runs: int, rie: bool = True) -> dict[str, An
             "import_breakdown": measure(IMPORTED[side], envs[side], top=25),
         }
     sides["floor"]["entry_module"] = str(FLOOR_SCRIPT.relative_to(PROJECT_ROOT))
-    progress("cold_start", f"fraudlite: init step by step ({STEP_RUNS} fresh interpreters)")
-    steps = init_steps(envs["fraudlite"], runs=STEP_RUNS)
+    progress(
+        "cold_start", f"fraudlite: init step by step ({min(runs, STEP_RUNS)} fresh interpreters)"
+    )
+    steps = init_steps(envs["fraudlite"], runs=min(runs, STEP_RUNS))
     report: dict[str, Any] = {
         **run_metadata(),
         "sides": sides,
