@@ -15,6 +15,17 @@ from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold
 SCORINGS = ("average_precision", "recall", "roc_auc", "f1")
 
 
+def check_scoring(scoring: str) -> None:
+    """Refuse a ``scoring`` neither search supports (this one and train/search_ray.py)."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
+
+
+def stratified_folds(cv: int, seed: int) -> StratifiedKFold:
+    """The search's folds; both searches use these, so their candidates see the same rows."""
+    return StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+
+
 @dataclass
 class ProgressScorer:
     """Wraps a scorer to report fits done / total, the best mean score so far and elapsed time.
@@ -67,9 +78,8 @@ def run_search(
     Candidates run one at a time (``n_jobs=1``); XGBoost itself uses the cores, which keeps
     the progress count exact and avoids oversubscribing a small machine.
     """
-    if scoring not in SCORINGS:
-        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
-    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    check_scoring(scoring)
+    folds = stratified_folds(cv, seed)
     search = RandomizedSearchCV(
         pipeline,
         param_distributions,

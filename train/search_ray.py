@@ -1,9 +1,10 @@
 """Hyper-parameter search on Ray Tune: Optuna's TPE proposes, ASHA stops weak trials early.
 
-The same search space (train/pipeline.py), the same stratified folds (``StratifiedKFold(cv,
-shuffle=True, random_state=seed)``) and the same objective (the sklearn scorer's metric, averaged
-over the folds) as :func:`train.search.run_search`; the best candidate is refitted on all rows, as
-``RandomizedSearchCV(refit=True)`` does, so run.py writes the same artifacts and report.
+The same search space (train/pipeline.py), the same stratified folds
+(:func:`train.search.stratified_folds`) and the same objective (the sklearn scorer's metric,
+averaged over the folds) as :func:`train.search.run_search`; the best candidate is refitted on
+all rows, as ``RandomizedSearchCV(refit=True)`` does, so run.py writes the same artifacts and
+report.
 
 What Ray adds: trials run in parallel over the cluster's CPUs (one CPU each, XGBoost with one
 thread), Optuna's TPE sampler chooses each new candidate from the results so far, and ASHA stops a
@@ -24,9 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, f1_score, recall_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
-from train.search import SCORINGS
+from train.search import check_scoring, stratified_folds
 
 #: Trees added between two reports to the scheduler.
 TREES_PER_REPORT: Final = 50
@@ -85,7 +85,7 @@ def _fold_data(pipeline: Any, X: pd.DataFrame, y: np.ndarray, cv: int, seed: int
     """Per fold: features fitted on its training rows, SMOTE applied to them (as the pipeline
     does in fit), and the held-out rows' features, as float32 arrays (put in Ray's object store
     once and shared by every trial)."""
-    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    folds = stratified_folds(cv, seed)
     out = []
     for train_rows, test_rows in folds.split(X, y):
         features = clone(pipeline.named_steps["features"])
@@ -208,8 +208,7 @@ def run_ray_search(
     Without ``address`` a local Ray instance (all local CPUs) is started and stopped; with one
     (``auto``, ``ray://head:10001``) the trials run on that cluster.
     """
-    if scoring not in SCORINGS:
-        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
+    check_scoring(scoring)
     try:
         import ray
         from ray import tune
