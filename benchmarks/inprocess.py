@@ -4,6 +4,8 @@
 as fraud-serve does (Settings, load_model, build_telemetry "server", create_app, request logging
 on, written to /dev/null), then times, interleaved round by round, per call:
 
+- ``lambda_handler``: the same request as an API Gateway v2 event through Mangum (what the Lambda
+  runtime calls on a warm invoke, without the runtime and emulator around it);
 - ``app``: one POST /predict as an ASGI call, from a hand-built scope and body to the response
   bytes (no network, no server): middleware, routing, validation, scoring, encoding, telemetry;
 - ``score``: the scoring core alone (LoadedModel.score on the row's columns);
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mangum import Mangum
 
 from benchmarks.common import (
     DEFAULT_ARTIFACTS,
@@ -43,6 +46,7 @@ from benchmarks.common import (
     run_metadata,
     write_json,
 )
+from benchmarks.events import LambdaContext, http_api_v2_event
 from service import schema
 from service.app import create_app
 from service.model import LoadedModel, load_model
@@ -206,7 +210,14 @@ def run(artifacts: Path, out: Path, requests: int, rounds: int) -> dict[str, Any
         status, answer = loop.run_until_complete(asgi_call(app, body))
         if status != 200:
             raise BenchmarkError(f"POST /predict answered {status}: {answer[:300]!r}")
+        # The Lambda surface's own app: EMF metrics on stdout instead of Prometheus counters.
+        lambda_app = create_app(settings, model, build_telemetry(settings, "lambda"))
+        handler = Mangum(lambda_app, lifespan="off", api_gateway_base_path=settings.api_base_path)
+        event, context = http_api_v2_event(raw), LambdaContext()
+        if handler(event, context)["statusCode"] != 200:
+            raise BenchmarkError("the Mangum handler did not answer 200")
         arms: dict[str, Callable[[], Any]] = {
+            "lambda_handler": lambda: handler(event, context),
             "app": lambda: asgi_call(app, body),
             "score": lambda: model.score(columns),
             "session_run": lambda: model.session.run(outputs, feeds),
@@ -241,6 +252,7 @@ def run(artifacts: Path, out: Path, requests: int, rounds: int) -> dict[str, Any
         # Issue 20: the app's request path as a multiple of session.run alone (target <= 2).
         "app_over_session_run": ratio(medians["app"], medians["session_run"]),
         "app_over_score": ratio(medians["app"], medians["score"]),
+        "lambda_handler_over_app": ratio(medians["lambda_handler"], medians["app"]),
         "profile": profiled,
     }
     write_json(out / "inprocess.json", report)
