@@ -1,4 +1,5 @@
-"""A moto S3 server on 127.0.0.1 and a fault-injecting proxy in front of it, for hardening tests.
+"""A fault-injecting proxy in front of a moto S3 server on 127.0.0.1 (tests/moto_s3.py), for
+hardening tests.
 
 The proxy forwards every request to moto unchanged, except for keys under two prefixes:
 
@@ -18,33 +19,15 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+from moto_s3 import FAKE_CREDENTIALS
+
+#: For a fresh interpreter's environment: no instance metadata lookups either.
+FAKE_AWS_ENV = {**FAKE_CREDENTIALS, "AWS_EC2_METADATA_DISABLED": "true"}
 
 _ACCESS_DENIED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>Access Denied</Message><RequestId>R1</RequestId></Error>"
 )
-
-
-@contextmanager
-def moto_s3() -> Iterator[str]:
-    """A moto server (all services) on a free 127.0.0.1 port; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def _handler(upstream: str) -> type[BaseHTTPRequestHandler]:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_s3 import FAKE_AWS_ENV, moto_s3
+from fault_s3 import FAKE_AWS_ENV
+from moto_s3 import threaded_moto
 
 from service.auth import key_digest
 from service.aws import authorizer
@@ -56,7 +57,7 @@ def ssm_endpoint() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in FAKE_AWS_ENV.items():
             env.setenv(name, value)
-        with moto_s3() as endpoint:
+        with threaded_moto() as endpoint:
             client = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1")
             value = f"{key_digest(KEY)},{key_digest(SECOND)}"
             client.put_parameter(Name=PARAMETER, Value=value, Type="SecureString")

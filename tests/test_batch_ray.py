@@ -4,7 +4,6 @@ present) and from S3 (a moto server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,42 +12,26 @@ import pyarrow.parquet as pq
 import pytest
 from batch_files import BROKEN, REAL_SAMPLE, dirty_rows, text_frame, typed, write_csv
 from bench_artifacts import trained_artifacts
+from moto_s3 import threaded_moto, use_fake_credentials
 
 from batch.cli import main
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 NUMERIC = ("step", "amount", "oldbalanceOrg", "newbalanceOrig", "oldbalanceDest", "newbalanceDest")
 BUCKET = "fraudlite-batch-ray"
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-}
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """Fake credentials set before Ray starts, so its workers inherit them; a moto S3 server."""
-    saved = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_PROFILE")}
-    os.environ.update(AWS_ENV)
-    os.environ.pop("AWS_PROFILE", None)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # MonkeyPatch sets os.environ itself (Ray's workers inherit it) and restores it afterwards.
+    with pytest.MonkeyPatch.context() as env:
+        use_fake_credentials(env)
+        with threaded_moto() as url:
+            yield url
 
 
 @pytest.fixture(scope="module")

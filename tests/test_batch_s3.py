@@ -12,11 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from batch_files import BROKEN, dirty_rows, text_frame, write_csv
 from bench_artifacts import trained_artifacts
+from moto_s3 import threaded_moto, use_fake_credentials
 
 from batch.cli import main
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 BUCKET = "fraudlite-batch"
 
@@ -25,19 +26,9 @@ BUCKET = "fraudlite-batch"
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on a free local port, with fake credentials (no real AWS is reached)."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        env.setenv("AWS_CONFIG_FILE", "/nonexistent")
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+        use_fake_credentials(env)
+        with threaded_moto() as url:
+            yield url
 
 
 @pytest.fixture(scope="module")

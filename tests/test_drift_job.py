@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from drift_fixtures import profiled_model
 from fitted_artifacts import paysim_like_frame, write_paysim_csv
+from moto_s3 import threaded_moto, use_fake_credentials
 from starlette.testclient import TestClient
 
 from drift.cli import main as drift_main
@@ -38,7 +39,7 @@ from service.telemetry.decision_log import DecisionLog
 from service.telemetry.setup import Telemetry
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 BUCKET = "fraudlite-decisions"
 MODELS = "fraudlite-models"
@@ -51,24 +52,10 @@ LIVE = ["type", "amount", "oldbalanceOrg", "newbalanceOrig", "oldbalanceDest", "
 def aws() -> Iterator[str]:
     """A moto server on 127.0.0.1 for S3 and Secrets Manager, with fake credentials."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", "us-east-1"),
-            ("AWS_CONFIG_FILE", "/nonexistent"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-        ):
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        env.setenv("AWS_ENDPOINT_URL", endpoint)
-        try:
+        use_fake_credentials(env)
+        with threaded_moto() as endpoint:
+            env.setenv("AWS_ENDPOINT_URL", endpoint)
             yield endpoint
-        finally:
-            server.stop()
 
 
 class GitHub(BaseHTTPRequestHandler):

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_s3 import FAKE_AWS_ENV, fault_proxy, moto_s3
+from fault_s3 import FAKE_AWS_ENV, fault_proxy
 from lambda_events import http_api_event
+from moto_s3 import threaded_moto
 from service_model import EXAMPLE_TRANSACTION, broken_models, build_model
 
 pytest.importorskip("moto.server")
@@ -49,7 +50,7 @@ print("RESPONSE " + json.dumps(entry.handler(event, Context())))
 @pytest.fixture(scope="module")
 def endpoints() -> Iterator[tuple[str, str]]:
     """(moto endpoint, fault proxy endpoint) with the test bucket and objects in place."""
-    with moto_s3() as moto, fault_proxy(moto) as proxy:
+    with threaded_moto() as moto, fault_proxy(moto) as proxy:
         yield moto, proxy
 
 

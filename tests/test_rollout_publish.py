@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_s3 import threaded_moto, use_fake_credentials
 from service_model import build_model
 
 from rollout.manifest import ArtifactsError, read_release
@@ -22,7 +23,7 @@ from service.model import LoadedModel, load_model
 from service.settings import Settings
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 BUCKET = "fraudlite-releases"
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,25 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def endpoint() -> Iterator[str]:
     """A moto S3 server on a free 127.0.0.1 port; boto3 reaches it via AWS_ENDPOINT_URL_S3."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/nonexistent",
-            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        env.setenv("AWS_ENDPOINT_URL_S3", url)
-        try:
+        use_fake_credentials(env)
+        with threaded_moto() as url:
+            env.setenv("AWS_ENDPOINT_URL_S3", url)
             boto3.client("s3").create_bucket(Bucket=BUCKET)
             yield url
-        finally:
-            server.stop()
 
 
 def artifacts(directory: Path, threshold: float = 0.5, **model: Any) -> Path:
