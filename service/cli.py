@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import sys
 
@@ -13,6 +14,37 @@ from service.rollout.models import load_rollout
 from service.settings import Settings, SettingsError
 from service.telemetry.request_log import configure_logging
 from service.telemetry.setup import build_telemetry
+
+#: uvicorn's HTTP protocol and event loop choices; "auto" resolves in :func:`resolve_server_impl`.
+HTTP_CHOICES = ("auto", "httptools", "h11")
+LOOP_CHOICES = ("auto", "uvloop", "asyncio")
+
+
+class ServerImplError(RuntimeError):
+    """An HTTP protocol or event loop was asked for by name but is not installed."""
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def resolve_server_impl(http: str = "auto", loop: str = "auto") -> tuple[str, str]:
+    """The concrete (HTTP protocol, event loop) uvicorn will run.
+
+    "auto" means httptools and uvloop when installed (the server extra brings them; they are C
+    implementations and cost less CPU per request than h11 and asyncio), else h11 and asyncio.
+    uvicorn's own "auto" makes the same choice, but silently: resolving it here lets fraud-serve
+    say which it runs, and a benchmark pin either one. A name that is not installed is an error.
+    """
+    if http == "auto":
+        http = "httptools" if _installed("httptools") else "h11"
+    elif http == "httptools" and not _installed("httptools"):
+        raise ServerImplError("--http httptools: httptools is not installed")
+    if loop == "auto":
+        loop = "uvloop" if _installed("uvloop") else "asyncio"
+    elif loop == "uvloop" and not _installed("uvloop"):
+        raise ServerImplError("--loop uvloop: uvloop is not installed")
+    return http, loop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--http",
+        choices=HTTP_CHOICES,
+        default="auto",
+        help="uvicorn HTTP protocol (default auto: httptools if installed, else h11)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=LOOP_CHOICES,
+        default="auto",
+        help="event loop (default auto: uvloop if installed, else asyncio)",
+    )
     return parser
 
 
@@ -49,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
             "(or FRAUD_METRICS=off)",
             file=sys.stderr,
         )
+        return 2
+    try:
+        http, loop = resolve_server_impl(args.http, args.loop)
+    except ServerImplError as exc:
+        print(f"fraud-serve: {exc}: pip install 'fraudlite[server]'", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     model = load_model(settings)
@@ -79,11 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             "but /health needs X-API-Key",
             file=sys.stderr,
         )
+    print(f"fraud-serve: uvicorn with HTTP {http}, loop {loop}", file=sys.stderr)
     try:
         uvicorn.run(
             create_app(settings, model, telemetry, rollout),
             host=args.host,
             port=args.port,
+            http=http,
+            loop=loop,
             access_log=False,  # the app writes its own JSON line per request
             log_level=settings.log_level.lower(),
         )
