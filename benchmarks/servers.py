@@ -30,9 +30,15 @@ class ServerSpec:
     env: dict[str, str]
 
 
-def server_spec(target: Target, artifacts: Path, port: int) -> ServerSpec:
-    """fraudlite through its own CLI (``python -m service``); the baseline as the original ran."""
-    host = ["--host", "127.0.0.1", "--port", str(port)]
+def server_spec(
+    target: Target, artifacts: Path, port: int, extra_args: tuple[str, ...] = ()
+) -> ServerSpec:
+    """fraudlite through its own CLI (``python -m service``); the baseline as the original ran.
+
+    ``extra_args`` go on the end of either command line (both take uvicorn's ``--http`` and
+    ``--loop``; benchmarks/http_compare.py pins them per arm).
+    """
+    host = ["--host", "127.0.0.1", "--port", str(port), *extra_args]
     if target == "fraudlite":
         model = require(artifacts / "model.onnx", "run fraud-convert on the artifacts first")
         return ServerSpec(
@@ -113,12 +119,21 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(target: Target, artifacts: Path, log_dir: Path) -> RunningServer:
-    """Start ``target`` on a free port; call :meth:`RunningServer.wait_ready` next."""
+def start_server(
+    target: Target,
+    artifacts: Path,
+    log_dir: Path,
+    extra_args: tuple[str, ...] = (),
+    name: str | None = None,
+) -> RunningServer:
+    """Start ``target`` on a free port; call :meth:`RunningServer.wait_ready` next.
+
+    ``name`` (default: the target) names the log file, so several arms of one target can run.
+    """
     port = free_port()
-    spec = server_spec(target, artifacts, port)
+    spec = server_spec(target, artifacts, port, extra_args)
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"server_{target}.log"
+    log = log_dir / f"server_{name or target}.log"
     env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as handle:
         process = subprocess.Popen(
