@@ -471,6 +471,7 @@ def group_profile(stats_path: Path, requests: int, cpu_us_per_request: float | N
             "us_per_request": share * cpu_us_per_request if cpu_us_per_request else None,
         }
     return {
+        "method": "cProfile in the worker (deterministic; misses C time outside Python calls)",
         "requests": requests,
         "note": (
             "cProfile own time of the worker's event-loop thread, epoll waits left out; cProfile "
@@ -492,6 +493,134 @@ def group_profile(stats_path: Path, requests: int, cpu_us_per_request: float | N
             if layer_of(where, where) != IDLE_LAYER
         ],
     }
+
+
+# --- the sampled profile (py-spy) ---------------------------------------------------------------
+
+#: Layers for py-spy's native stacks, matched from the innermost frame outwards (first frame
+#: that matches any key decides): interpreter and libc helper frames match nothing, so their
+#: time goes to the Python or library function they were running for.
+SAMPLE_LAYERS: Final[tuple[tuple[str, str], ...]] = (
+    ("epoll_wait", "kernel: epoll, send, recv (syscalls)"),
+    ("__libc_send", "kernel: epoll, send, recv (syscalls)"),
+    ("__libc_recv", "kernel: epoll, send, recv (syscalls)"),
+    ("__send ", "kernel: epoll, send, recv (syscalls)"),
+    ("__recv ", "kernel: epoll, send, recv (syscalls)"),
+    ("writev", "kernel: epoll, send, recv (syscalls)"),
+    ("__libc_write", "log line I/O (write syscall)"),
+    ("__GI___libc_write", "log line I/O (write syscall)"),
+    ("onnxruntime", "onnxruntime (session.run, C++ and its python wrapper)"),
+    ("httptools", "HTTP parser (httptools, C)"),
+    ("h11/", "HTTP parser (h11, python)"),
+    ("uvicorn/protocols/http", "uvicorn HTTP protocol (python)"),
+    ("uvicorn/", "uvicorn (other)"),
+    ("uvloop", "event loop (uvloop, C)"),
+    ("asyncio/", "event loop (asyncio, python)"),
+    ("selectors.py", "event loop (asyncio, python)"),
+    ("socket.py", "event loop (asyncio, python)"),
+    ("prometheus_client", "telemetry (request log, decision log, metrics)"),
+    ("service/telemetry", "telemetry (request log, decision log, metrics)"),
+    ("service/monitoring", "telemetry (request log, decision log, metrics)"),
+    ("logging/", "logging module"),
+    ("service/model", "app: scoring core (service/model)"),
+    ("service/api", "app: route, validation, answer (service/api)"),
+    ("service/", "app: other service modules"),
+    ("starlette/", "ASGI: starlette (routing, request, response, middleware)"),
+    ("anyio", "ASGI: starlette (routing, request, response, middleware)"),
+    ("msgspec", "encoding (json, msgspec)"),
+    ("json/", "encoding (json, msgspec)"),
+    ("_json", "encoding (json, msgspec)"),
+    ("numpy", "numpy"),
+)
+UNATTRIBUTED: Final = "unattributed (interpreter, libc, stdlib)"
+
+
+def sample_layer(stack: str) -> str:
+    """The layer of one folded py-spy stack (``outer;...;inner``)."""
+    for frame in reversed(stack.split(";")):
+        for key, layer in SAMPLE_LAYERS:
+            if key in frame:
+                return layer
+    return UNATTRIBUTED
+
+
+def group_samples(
+    raw: str, requests: int, cpu_us_per_request: float | None, rate: int, seconds: float
+) -> dict[str, Any]:
+    """py-spy's raw (folded) output grouped by layer; shares of the busy samples scaled to the
+    unprofiled CPU µs per request, and the hottest innermost frames."""
+    by_layer: dict[str, int] = defaultdict(int)
+    leaves: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        by_layer[sample_layer(stack)] += n
+        leaves[stack.split(";")[-1]] += n
+    layers = {
+        layer: {
+            "share": n / total,
+            "samples": n,
+            "us_per_request": n / total * cpu_us_per_request if cpu_us_per_request else None,
+        }
+        for layer, n in sorted(by_layer.items(), key=lambda item: -item[1])
+        if total
+    }
+    return {
+        "method": "py-spy record --native (sampling; the server runs unmodified)",
+        "note": (
+            "non-idle samples of every thread, each charged to the innermost frame that names a "
+            "layer; us_per_request = share x the server's CPU µs per request measured in the "
+            "load rounds (without the profiler)"
+        ),
+        "requests": requests,
+        "samples": total,
+        "rate_hz": rate,
+        "busy_share_of_wall": total / (rate * seconds) if seconds else None,
+        "cpu_us_per_request_unprofiled": cpu_us_per_request,
+        "layers": layers,
+        "top_leaf_frames": [
+            {"frame": frame, "share": n / total}
+            for frame, n in sorted(leaves.items(), key=lambda item: -item[1])[:25]
+        ],
+    }
+
+
+def sample_arm(
+    arm: Arm, server: Any, client: LoadClient, config: Config, cpu_us_per_request: float | None
+) -> dict[str, Any]:
+    """py-spy on a running (warm) server while the client loads it for ``profile_seconds``."""
+    py_spy = require_py_spy()
+    rate = 250
+    out = config.out / "http_compare" / f"profile_{arm.name}.txt"
+    out.unlink(missing_ok=True)
+    seconds = config.profile_seconds
+    command = [py_spy, "record", "--native", "-r", str(rate), "-f", "raw"]
+    command += ["-d", str(max(1, round(seconds))), "-o", str(out)]
+    command += ["--pid", str(server.process.pid)]
+    recorder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(0.3)  # py-spy attaches before the load starts
+    result = client.run(server.port, config.connections, seconds)
+    log, _ = recorder.communicate(timeout=seconds + 60)
+    if recorder.returncode != 0 or not out.exists():
+        raise BenchmarkError(f"py-spy failed ({recorder.returncode}): {log[-2000:]!r}")
+    grouped = group_samples(
+        out.read_text(), result.requests, cpu_us_per_request, rate, result.seconds
+    )
+    grouped["profiled_requests_per_s"] = result.requests_per_s
+    return grouped
+
+
+def require_py_spy() -> str:
+    """The py-spy next to this interpreter, or on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise BenchmarkError("py-spy is not installed: pip install py-spy, or --profiler cprofile")
+    return found
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -637,6 +766,7 @@ class Config:
     transactions: int = 500
     seed: int = 0
     profile_seconds: float = 5.0
+    profiler: str = "auto"  # "py-spy", "cprofile" or "auto" (py-spy when installed)
 
 
 def _start(arm: Arm, artifacts: Path, log_dir: Path) -> Any:
@@ -724,6 +854,20 @@ def profile_arm(
     return grouped
 
 
+def choose_profiler(kind: str) -> str:
+    """ "py-spy" (sampling, native frames, no inflation) when installed or asked for, else
+    "cprofile" (deterministic, inflates Python calls, blind to C time of uvloop)."""
+    if kind == "cprofile":
+        return kind
+    try:
+        require_py_spy()
+    except BenchmarkError:
+        if kind == "py-spy":
+            raise
+        return "cprofile"
+    return "py-spy"
+
+
 def run(config: Config) -> dict[str, Any]:
     """Start every arm, run the interleaved rounds, profile fraudlite; write JSON and PNG."""
     kind, wrk = choose_client(config.client)
@@ -756,23 +900,28 @@ def run(config: Config) -> dict[str, Any]:
                     f"{figures['server_cpu_us_per_request'] or 0:.0f} CPU µs/req, client CPU "
                     f"{figures['client_cpu_share']:.0%}, load {figures['load_average_1m']}",
                 )
+        arms = {name: summarize_arm(rounds) for name, rounds in per_round.items()}
+        profiler = choose_profiler(config.profiler) if config.profile_seconds > 0 else None
+        profiles: dict[str, Any] = {}
+        for arm in config.arms:
+            if arm.target != "fraudlite" or profiler is None:
+                continue
+            progress("http", f"{arm.name}: {profiler} profile, {config.profile_seconds:.0f}s load")
+            cpu = arms[arm.name]["server_cpu_us_per_request"]
+            if profiler == "py-spy":
+                # The measured server itself, still warm: nothing in it changes.
+                profiles[arm.name] = sample_arm(
+                    arm, servers[arm.name], clients[arm.target], config, cpu
+                )
+            else:
+                profiles[arm.name] = profile_arm(arm, clients[arm.target], config, cpu)
     finally:
         for server in servers.values():
             server.stop()
-    arms = {name: summarize_arm(rounds) for name, rounds in per_round.items()}
     for arm in config.arms:
         arms[arm.name].update({"target": arm.target, "http": arm.http, "loop": arm.loop})
         arms[arm.name]["rounds"] = per_round[arm.name]
     ratios = compare(arms)
-    profiles: dict[str, Any] = {}
-    if config.profile_seconds > 0:
-        for arm in config.arms:
-            if arm.target != "fraudlite":
-                continue
-            progress("http", f"{arm.name}: profiling {config.profile_seconds:.0f}s of load")
-            profiles[arm.name] = profile_arm(
-                arm, clients["fraudlite"], config, arms[arm.name]["server_cpu_us_per_request"]
-            )
     report = {
         **meta,
         "load_average_1m_end": round(os.getloadavg()[0], 2),
@@ -862,7 +1011,7 @@ def table(report: dict[str, Any]) -> str:
             f"p99 {'met' if top['p99_met'] else 'missed'}"
         )
     for name, prof in report.get("profile", {}).items():
-        lines.append(f"where {name}'s CPU per request goes (cProfile, busy time):")
+        lines.append(f"where {name}'s CPU per request goes ({prof['method'].split(' (')[0]}):")
         for layer, figures in prof["layers"].items():
             if figures["share"] >= 0.01:
                 us = figures["us_per_request"]
@@ -909,6 +1058,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="profiled load per fraudlite arm (0: none)",
     )
+    p.add_argument("--profiler", choices=["auto", "py-spy", "cprofile"], default="auto")
     p.add_argument(
         "--head",
         action="store_true",
@@ -953,6 +1103,7 @@ def main(argv: list[str] | None = None) -> int:
         client=args.client,
         transactions=args.transactions,
         profile_seconds=args.profile_seconds,
+        profiler=args.profiler,
     )
     try:
         report = run(config)
