@@ -364,22 +364,46 @@ def choose_client(kind: str) -> tuple[str, str | None]:
 # --- server CPU ---------------------------------------------------------------------------------
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pending = [pid]
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
+        found.append(current)
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            # After the command name: state is fields[0]; utime and stime are stat fields 14, 15.
-            total += (int(fields[11]) + int(fields[12])) / ticks
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (FileNotFoundError, ProcessLookupError):
             continue
         pending.extend(int(child) for child in children)
-    return total
+    return found
+
+
+def process_sched(pid: int) -> tuple[float, float | None]:
+    """(CPU seconds, seconds runnable but waiting for a core) of a process tree, all threads.
+
+    From /proc/PID/task/TID/schedstat (ns); the wait shows how much the shared machine held the
+    server back. Without schedstat, CPU from /proc/PID/stat (clock ticks) and no wait.
+    """
+    cpu = wait = 0.0
+    try:
+        for proc in _process_tree(pid):
+            for task in Path(f"/proc/{proc}/task").iterdir():
+                ran, waited, _ = (task / "schedstat").read_text().split()
+                cpu += int(ran) / 1e9
+                wait += int(waited) / 1e9
+        return cpu, wait
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # After the command name: state is fields[0]; utime and stime are stat fields 14 and 15.
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total, None
 
 
 # --- the profiled worker ------------------------------------------------------------------------
@@ -501,23 +525,24 @@ def group_profile(stats_path: Path, requests: int, cpu_us_per_request: float | N
 #: that matches any key decides): interpreter and libc helper frames match nothing, so their
 #: time goes to the Python or library function they were running for.
 SAMPLE_LAYERS: Final[tuple[tuple[str, str], ...]] = (
-    ("epoll_wait", "kernel: epoll, send, recv (syscalls)"),
-    ("__libc_send", "kernel: epoll, send, recv (syscalls)"),
-    ("__libc_recv", "kernel: epoll, send, recv (syscalls)"),
-    ("__send ", "kernel: epoll, send, recv (syscalls)"),
-    ("__recv ", "kernel: epoll, send, recv (syscalls)"),
-    ("writev", "kernel: epoll, send, recv (syscalls)"),
-    ("__libc_write", "log line I/O (write syscall)"),
-    ("__GI___libc_write", "log line I/O (write syscall)"),
     ("onnxruntime", "onnxruntime (session.run, C++ and its python wrapper)"),
-    ("httptools", "HTTP parser (httptools, C)"),
-    ("h11/", "HTTP parser (h11, python)"),
     ("uvicorn/protocols/http", "uvicorn HTTP protocol (python)"),
     ("uvicorn/", "uvicorn (other)"),
-    ("uvloop", "event loop (uvloop, C)"),
+    ("(parser.c:", "HTTP parser (httptools, C)"),
+    ("(llhttp.c:", "HTTP parser (httptools, C)"),
+    ("(api.c:", "HTTP parser (httptools, C)"),
+    ("(http.c:", "HTTP parser (httptools, C)"),
+    ("httptools/", "HTTP parser (httptools, C)"),
+    ("h11/", "HTTP parser (h11, python)"),
+    ("(loop.c:", "event loop (uvloop + libuv, C)"),
+    ("(core.c:", "event loop (uvloop + libuv, C)"),
+    ("(stream.c:", "event loop (uvloop + libuv, C)"),
+    ("(linux.c:", "event loop (uvloop + libuv, C)"),
+    ("(loop-watcher.c:", "event loop (uvloop + libuv, C)"),
+    ("uvloop/", "event loop (uvloop + libuv, C)"),
     ("asyncio/", "event loop (asyncio, python)"),
+    ("_asynciomodule.c", "event loop (asyncio tasks, C)"),
     ("selectors.py", "event loop (asyncio, python)"),
-    ("socket.py", "event loop (asyncio, python)"),
     ("prometheus_client", "telemetry (request log, decision log, metrics)"),
     ("service/telemetry", "telemetry (request log, decision log, metrics)"),
     ("service/monitoring", "telemetry (request log, decision log, metrics)"),
@@ -532,12 +557,26 @@ SAMPLE_LAYERS: Final[tuple[tuple[str, str], ...]] = (
     ("_json", "encoding (json, msgspec)"),
     ("numpy", "numpy"),
 )
+#: Innermost frames that are system calls: charged to socket I/O, or to the log line when the
+#: stack shows a log write (py-spy counts a thread preempted inside a syscall as busy, so these
+#: include time the server waited for a core after waking the client).
+SYSCALLS: Final = ("write (libc", "send (libc", "recv (libc", "read (libc", "writev (libc")
+SYSCALLS_IDLE: Final = ("epoll_wait (libc", "epoll_pwait (libc")
+LOG_WRITERS: Final = ("StreamHandler.emit", "service/telemetry/stdout", "TextIOWrapper")
+SOCKET_LAYER: Final = "kernel: socket send/recv, epoll (syscalls)"
+LOG_IO_LAYER: Final = "log line I/O (write syscall)"
 UNATTRIBUTED: Final = "unattributed (interpreter, libc, stdlib)"
 
 
 def sample_layer(stack: str) -> str:
     """The layer of one folded py-spy stack (``outer;...;inner``)."""
-    for frame in reversed(stack.split(";")):
+    frames = stack.split(";")
+    leaf = frames[-1]
+    if leaf.startswith(SYSCALLS):
+        return LOG_IO_LAYER if any(k in stack for k in LOG_WRITERS) else SOCKET_LAYER
+    if leaf.startswith(SYSCALLS_IDLE):
+        return SOCKET_LAYER
+    for frame in reversed(frames):
         for key, layer in SAMPLE_LAYERS:
             if key in frame:
                 return layer
@@ -697,6 +736,11 @@ def summarize_arm(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("p50", "p90", "p99")
     latency = {k: statistics.median(r["latency_ms"][k] for r in rounds) for k in keys}
     cpu = [r["server_cpu_us_per_request"] for r in rounds if r.get("server_cpu_us_per_request")]
+    waits = [
+        r["server_runqueue_wait_us_per_request"]
+        for r in rounds
+        if r.get("server_runqueue_wait_us_per_request") is not None
+    ]
     failed = sum(
         v for r in rounds for k, v in r["statuses"].items() if not k.startswith(("2", "3"))
     )
@@ -710,6 +754,8 @@ def summarize_arm(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "failed_responses": failed,
         "errors": sum(sum(r["errors"].values()) for r in rounds),
         "server_cpu_us_per_request": statistics.median(cpu) if cpu else None,
+        "cpu_bound_requests_per_s": 1e6 / statistics.median(cpu) if cpu else None,
+        "server_runqueue_wait_us_per_request": statistics.median(waits) if waits else None,
         "client_cpu_share": statistics.median(r["client_cpu_share"] for r in rounds),
         "load_average_1m": [r["load_average_1m"] for r in rounds],
     }
@@ -729,6 +775,11 @@ def compare(arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "requests_per_s": ratio(mine["requests_per_s"], them["requests_per_s"]),
                 "p99_lower": ratio(them["latency_ms"]["p99"], mine["latency_ms"]["p99"]),
                 "p50_lower": ratio(them["latency_ms"]["p50"], mine["latency_ms"]["p50"]),
+                # Server CPU per request, baseline / fraudlite: the ratio a quiet machine would
+                # show in requests/s when both servers are CPU-bound.
+                "cpu_per_request_lower": ratio(
+                    them["server_cpu_us_per_request"], mine["server_cpu_us_per_request"]
+                ),
             }
     return out
 
@@ -789,12 +840,20 @@ def _warm(server: Any, arm: Arm, client: LoadClient, config: Config) -> None:
 def measure_round(server: Any, client: LoadClient, config: Config) -> dict[str, Any]:
     """One timed load run against a running server, with the server's CPU per request."""
     load_before = os.getloadavg()[0]
-    cpu_before = process_cpu_s(server.process.pid)
+    cpu_before, wait_before = process_sched(server.process.pid)
     result = client.run(server.port, config.connections, config.seconds)
-    cpu = process_cpu_s(server.process.pid) - cpu_before
+    cpu_after, wait_after = process_sched(server.process.pid)
+    cpu = cpu_after - cpu_before
+    n = result.requests
     out = result.as_dict()
     out["server_cpu_s"] = cpu
-    out["server_cpu_us_per_request"] = cpu / result.requests * 1e6 if result.requests else None
+    out["server_cpu_us_per_request"] = cpu / n * 1e6 if n else None
+    # The requests/s one dedicated core would give at this CPU cost: robust to a busy machine.
+    out["cpu_bound_requests_per_s"] = n / cpu if cpu > 0 else None
+    if wait_before is not None and wait_after is not None:
+        out["server_runqueue_wait_us_per_request"] = (
+            (wait_after - wait_before) / n * 1e6 if n else None
+        )
     out["load_average_1m"] = round(max(load_before, os.getloadavg()[0]), 2)
     return out
 
@@ -897,7 +956,8 @@ def run(config: Config) -> dict[str, Any]:
                     f"round {index + 1}/{config.rounds} {arm.name}: "
                     f"{figures['requests_per_s']:,.0f} req/s, p99 "
                     f"{figures['latency_ms']['p99']:.2f} ms, server "
-                    f"{figures['server_cpu_us_per_request'] or 0:.0f} CPU µs/req, client CPU "
+                    f"{figures['server_cpu_us_per_request'] or 0:.0f} CPU µs/req (waited "
+                    f"{figures.get('server_runqueue_wait_us_per_request') or 0:.0f}), client CPU "
                     f"{figures['client_cpu_share']:.0%}, load {figures['load_average_1m']}",
                 )
         arms = {name: summarize_arm(rounds) for name, rounds in per_round.items()}
@@ -991,18 +1051,23 @@ def table(report: dict[str, Any]) -> str:
     """The per-arm figures and the headline ratios as a plain-text table."""
     lines = [
         f"{'arm':30} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-        f"{'CPU µs/req':>10} {'client CPU':>10}",
+        f"{'CPU µs/req':>10} {'wait µs/req':>11} {'client CPU':>10}",
     ]
     for name, arm in report["arms"].items():
         cpu = arm["server_cpu_us_per_request"]
         lines.append(
             f"{name:30} {arm['requests_per_s']:9,.0f} {arm['latency_ms']['p50']:8.2f} "
             f"{arm['latency_ms']['p90']:8.2f} {arm['latency_ms']['p99']:8.2f} "
-            f"{(cpu or 0):10.0f} {arm['client_cpu_share']:10.0%}"
+            f"{(cpu or 0):10.0f} {arm['server_runqueue_wait_us_per_request'] or 0:11.0f} "
+            f"{arm['client_cpu_share']:10.0%}"
         )
     for pair, figures in report["ratios"].items():
         rps, p99 = figures["requests_per_s"], figures["p99_lower"]
-        lines.append(f"{pair}: req/s x{rps or 0:.1f}, p99 lower x{p99 or 0:.1f}")
+        cpu_ratio = figures["cpu_per_request_lower"]
+        lines.append(
+            f"{pair}: req/s x{rps or 0:.1f}, p99 lower x{p99 or 0:.1f}, "
+            f"CPU/request lower x{cpu_ratio or 0:.1f}"
+        )
     top = report.get("headline")
     if top:
         lines.append(
