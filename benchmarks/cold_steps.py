@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     from service.model.store import fetch_model
     from service.rollout.models import load_rollout
     from service.settings import Settings
-    from service.telemetry.request_log import configure_logging
+    from service.telemetry.logs import configure_logging
     from service.telemetry.setup import build_telemetry
 
     settings = clock.step("settings (Settings.from_env)", lambda: Settings.from_env(os.environ))

@@ -51,7 +51,7 @@ from service import schema
 from service.app import create_app
 from service.model import LoadedModel, load_model
 from service.settings import Settings
-from service.telemetry.request_log import configure_logging
+from service.telemetry.logs import configure_logging
 from service.telemetry.setup import build_telemetry
 
 #: Layers of the request path, recognised from a profiled function's file or name (first match).

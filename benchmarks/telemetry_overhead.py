@@ -59,9 +59,9 @@ from service.model import LoadedModel, load_model
 from service.settings import Settings
 from service.telemetry.decision_log import DecisionLog, FileLines
 from service.telemetry.emf import EmfRecorder
+from service.telemetry.logs import configure_logging
 from service.telemetry.metrics import DEFAULT_NAMESPACE
 from service.telemetry.prometheus import PrometheusRecorder
-from service.telemetry.request_log import configure_logging
 from service.telemetry.setup import Telemetry
 from service.telemetry.stdout import write_stdout
 
@@ -248,25 +248,18 @@ def _direct_calls(
     telemetry: Telemetry, model: LoadedModel, parsed: Any, route: Any, scored: tuple[Any, Any]
 ) -> tuple[Callable[[], None], Callable[[], Any]]:
     """One request's telemetry work, and the same set-up without it (subtracted)."""
-    from starlette.requests import Request
+    from service.telemetry.request_record import RequestLog, RequestLogWriter, record_decisions
 
-    from service.telemetry.request_log import (
-        _STATE_KEY,
-        RequestLog,
-        RequestLogMiddleware,
-        record_decisions,
-    )
-
-    middleware = RequestLogMiddleware(None, model.version, telemetry)  # type: ignore[arg-type]
+    writer = RequestLogWriter(model.version, telemetry)
     probabilities, labels = scored
     request_id = "f2c0a8d1e3b44c5f9a7b6c5d4e3f2a1b"
+    route_path = getattr(route, "path", None) or "/predict"
 
     def one_request() -> None:
         record = RequestLog(request_id=request_id, telemetry_on=True)
-        scope: dict[str, Any] = {"type": "http", "route": route, "state": {_STATE_KEY: record}}
         record.batch_size, record.scoring_us = 1, 50
         record_decisions(
-            Request(scope),
+            record,
             model_version=model.version,
             threshold=model.threshold,
             probabilities=probabilities,
@@ -274,14 +267,14 @@ def _direct_calls(
             columns=parsed.columns,
             transaction_ids=parsed.transaction_ids,
         )
-        middleware._telemetry(scope, record, 200, time.perf_counter_ns())
+        writer._telemetry(route_path, record, 200, time.perf_counter_ns())
         # No flush here: in a request the request log line's flush (one write system call,
         # there with telemetry off too) carries these lines; the extra bytes are copied here.
 
     def baseline() -> dict[str, Any]:
         record = RequestLog(request_id=request_id)
         record.batch_size, record.scoring_us = 1, 50
-        return {"type": "http", "route": route, "state": {_STATE_KEY: record}}
+        return {"type": "http", "route": route, "record": record}
 
     return one_request, baseline
 

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.api.explain import not_explainable
 from service.api.routes import api_routes
 from service.auth import ApiKeyMiddleware
 from service.docs.openapi import docs_routes
-from service.errors import Detail, InternalError, MethodNotAllowed, NotFound, ServiceError
+from service.errors import Detail, MethodNotAllowed, NotFound, ServiceError
+from service.failures import as_service_error, error_body
 from service.httpio import json_response
 from service.model import LoadedModel, ModelLoadFailure
 from service.model.errors import NotExplainable, ScoringError
-from service.monitoring.decisions import with_drift_bins
 from service.rollout.models import Rollout
 from service.rollout.routes import rollout_routes
+from service.runtime import ServiceRuntime, build_runtime
 from service.settings import Settings
-from service.state import ServiceState
-from service.telemetry.request_log import REQUEST_LOGGER, RequestLogMiddleware, request_log
+from service.telemetry.request_log import RequestLogMiddleware, request_log
 from service.telemetry.setup import Telemetry
 from service.v2.routes import v2_routes
 
@@ -33,34 +30,36 @@ def create_app(
     model: LoadedModel | ModelLoadFailure,
     telemetry: Telemetry | None = None,
     rollout: Rollout | None = None,
+    *,
+    fast_predict: bool = True,
 ) -> Starlette:
     """Build the service for ``model``, a loaded model or the failure that explains its absence.
 
     ``telemetry`` (metrics recorder, decision log, e.g. ``GET /metrics``) comes from
     :func:`service.telemetry.setup.build_telemetry` in the entry points; None records nothing.
+    ``rollout``: shadow and A/B models (service/rollout/models.py load_rollout; issue 16).
 
     Without a model every model-dependent route answers 503 with the failure's reason, so a
-    bad deployment is visible from outside rather than a crash loop.
+    bad deployment is visible from outside rather than a crash loop. ``fast_predict=False``
+    sends POST /predict through Starlette's router too (the same answers; tests compare them).
     """
-    # ``rollout``: shadow and A/B models (service/rollout/models.py load_rollout; issue 16).
-    state = ServiceState(settings=settings, model=model, rollout=rollout)
-    # --- telemetry (issue 15): counts this start (and a failed model load) once ---
-    telemetry = telemetry or Telemetry()
-    telemetry.metrics.startup(model_loaded=isinstance(model, LoadedModel))
-    # --- drift monitoring (issue 17): reference-bin indices in the decision log ---
-    telemetry = with_drift_bins(telemetry, model)
+    return app_for(build_runtime(settings, model, telemetry, rollout), fast_predict=fast_predict)
+
+
+def app_for(runtime: ServiceRuntime, *, fast_predict: bool = True) -> Starlette:
+    """The Starlette app around an already built runtime (the Lambda entry builds the runtime at
+    init and this app only when a route other than POST /predict is first asked for)."""
+    state, settings = runtime.state, runtime.state.settings
     app = Starlette(
         routes=[
-            *api_routes(state),
+            *api_routes(state, runtime.endpoint),
             *docs_routes(state),
             *v2_routes(state),
-            *telemetry.routes,
+            *runtime.telemetry.routes,
             *rollout_routes(state),  # GET /model/golden (issue 16)
         ],
         middleware=[
-            Middleware(
-                RequestLogMiddleware, model_version=state.model_version, telemetry=telemetry
-            ),
+            Middleware(RequestLogMiddleware, runtime=runtime, fast_predict=fast_predict),
             # --- authentication (issue 13): inside the request log, so 401s are logged too ---
             *(
                 [Middleware(ApiKeyMiddleware, digests=settings.api_keys_sha256)]
@@ -70,8 +69,8 @@ def create_app(
         ],
         exception_handlers={
             ServiceError: _service_error,
-            NotExplainable: _model_error,
-            ScoringError: _model_error,
+            NotExplainable: _service_error,
+            ScoringError: _service_error,
             HTTPException: _http_error,
         },
     )
@@ -82,29 +81,12 @@ def create_app(
 
 
 async def _service_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ServiceError)
-    record = request_log(request)
-    record.error_fields.extend(d.field for d in exc.details)
-    if exc.status == 500:
-        # A typed internal error is still a bug in the service or the model: keep its reason.
-        logging.getLogger(REQUEST_LOGGER).error(
-            "internal error: %s", exc.message, extra={"fields": {"request_id": record.request_id}}
-        )
-    body = exc.body()
-    if exc.status >= 500:
-        # Server faults say what kind they are and which request, so a client can report it;
-        # their detail is in the log under the same request id (issue 13).
-        if exc.status == 500:  # a bug's message may name internals: the log has it
-            body = {"error": InternalError.default_message, "details": []}
-        body["request_id"] = record.request_id
-    return json_response(body, status_code=exc.status, headers=exc.headers)
-
-
-async def _model_error(request: Request, exc: Exception) -> Response:
-    """The model layer's own errors, as the HTTP errors they amount to."""
-    if isinstance(exc, NotExplainable):
-        return await _service_error(request, not_explainable())
-    return await _service_error(request, InternalError(f"internal error: {exc}"))
+    """Typed errors, and the model layer's own errors as the HTTP errors they amount to."""
+    error = as_service_error(exc)
+    if error is None:  # not registered for anything else
+        raise exc
+    body = error_body(error, request_log(request))
+    return json_response(body, status_code=error.status, headers=error.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Final
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import TYPE_CHECKING, Final
 
 from service.errors import Detail, ServiceError
-from service.httpio import json_response
+from service.failures import encode_json, json_headers
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 API_KEY_HEADER: Final = "X-API-Key"
 #: Routes answered without a key: load balancers and uptime checks probe it.
 OPEN_PATHS: Final = frozenset({"/health"})
-_HEADER: Final = API_KEY_HEADER.lower().encode("latin-1")
+#: The header's name as ASGI servers and API Gateway events give it (lower case).
+API_KEY_HEADER_RAW: Final = API_KEY_HEADER.lower().encode("latin-1")
 #: Longer header values are refused without hashing (a key is a short random token).
 MAX_KEY_BYTES: Final = 256
 
@@ -48,9 +50,21 @@ def key_accepted(presented: bytes | None, digests: tuple[str, ...]) -> bool:
     return matched
 
 
+def require_key(presented: bytes | None, digests: tuple[str, ...]) -> None:
+    """Raise the 401 :class:`Unauthorized` unless ``presented`` is an accepted key."""
+    if key_accepted(presented, digests):
+        return
+    problem = "missing" if presented is None else "not an accepted key"
+    raise Unauthorized(
+        f"authentication required: send a valid {API_KEY_HEADER} header",
+        [Detail(API_KEY_HEADER, problem)],
+        headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
+    )
+
+
 def _presented_key(scope: Scope) -> bytes | None:
     for name, value in scope.get("headers", []):
-        if name == _HEADER:
+        if name == API_KEY_HEADER_RAW:
             return value
     return None
 
@@ -66,15 +80,12 @@ class ApiKeyMiddleware:
         if scope["type"] != "http" or scope.get("path") in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        presented = _presented_key(scope)
-        if key_accepted(presented, self.digests):
-            await self.app(scope, receive, send)
+        try:
+            require_key(_presented_key(scope), self.digests)
+        except Unauthorized as error:
+            body = encode_json(error.body())
+            headers = json_headers(body, error.headers)
+            await send({"type": "http.response.start", "status": error.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
-        problem = "missing" if presented is None else "not an accepted key"
-        error = Unauthorized(
-            f"authentication required: send a valid {API_KEY_HEADER} header",
-            [Detail(API_KEY_HEADER, problem)],
-            headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
-        )
-        response = json_response(error.body(), status_code=error.status, headers=error.headers)
-        await response(scope, receive, send)
+        await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ from service.app import create_app
 from service.model import ModelLoadFailure, load_model
 from service.rollout.models import load_rollout
 from service.settings import Settings, SettingsError
-from service.telemetry.request_log import configure_logging
+from service.telemetry.logs import configure_logging
 from service.telemetry.setup import build_telemetry
 
 #: uvicorn's HTTP protocol and event loop choices; "auto" resolves in :func:`resolve_server_impl`.

@@ -1,17 +1,18 @@
-"""HTTP plumbing shared by routes: JSON responses and bounded, content-type-checked bodies."""
+"""HTTP plumbing shared by the Starlette routes: JSON responses and bounded, content-type-checked
+bodies (the rules themselves are in :mod:`service.bodies`, shared with the fast paths)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.errors import BadRequest, Detail, PayloadTooLarge, UnsupportedMediaType
+from service.bodies import JSON_TYPE, check_declared_length, too_large
+from service.bodies import check_json_content_type as check_content_type
+from service.failures import encode_json
 
-JSON_TYPE = "application/json"
-_encoder = msgspec.json.Encoder()
+__all__ = ["JSON_TYPE", "check_json_content_type", "json_response", "read_body", "read_json_body"]
 
 
 def json_response(
@@ -19,57 +20,24 @@ def json_response(
 ) -> Response:
     """A JSON response encoded by msgspec (floats keep their shortest round-trip form)."""
     return Response(
-        _encoder.encode(content), status_code=status_code, media_type=JSON_TYPE, headers=headers
+        encode_json(content), status_code=status_code, media_type=JSON_TYPE, headers=headers
     )
 
 
 def check_json_content_type(request: Request) -> None:
     """Accept ``application/json`` (or ``*/*+json``), UTF-8 only; else 415."""
-    raw = request.headers.get("content-type")
-    if raw is None:
-        raise UnsupportedMediaType(
-            "missing Content-Type: send the body as application/json",
-            [Detail("Content-Type", "missing; expected application/json")],
-        )
-    media, *params = (part.strip() for part in raw.split(";"))
-    media = media.lower()
-    if media != JSON_TYPE and not (media.startswith("application/") and media.endswith("+json")):
-        raise UnsupportedMediaType(
-            f"unsupported content type {media!r}: send application/json",
-            [Detail("Content-Type", f"{media!r} is not application/json")],
-        )
-    for param in params:
-        key, _, value = param.partition("=")
-        charset = value.strip().strip('"').lower()
-        if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType(
-                f"unsupported charset {charset!r}: JSON bodies must be UTF-8",
-                [Detail("Content-Type", f"charset {charset!r} is not utf-8")],
-            )
+    check_content_type(request.headers.get("content-type"))
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """Read the body, stopping with 413 as soon as it exceeds ``max_bytes`` (never buffered)."""
-    too_large = PayloadTooLarge(
-        f"request body exceeds {max_bytes} bytes",
-        [Detail("body", f"larger than the limit of {max_bytes} bytes (FRAUD_MAX_BODY_BYTES)")],
-    )
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise BadRequest(
-                "invalid Content-Length header", [Detail("Content-Length", "not an integer")]
-            ) from None
-        if length > max_bytes:
-            raise too_large
+    check_declared_length(request.headers.get("content-length"), max_bytes)
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
         if received > max_bytes:
-            raise too_large
+            raise too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from service.api.requests import RequestValidator
 from service.errors import Detail, ModelUnavailable
 from service.model import LoadedModel, ModelLoadFailure
-from service.rollout.models import Rollout
 from service.settings import Settings
-from service.v2.requests import InferValidator
+
+if TYPE_CHECKING:
+    from service.rollout.models import Rollout
+    from service.v2.requests import InferValidator
 
 
 @dataclass
@@ -21,8 +24,9 @@ class ServiceState:
     validator: RequestValidator | None = field(default=None)
     #: Shadow and A/B models beside the primary (issue 16); None: the primary alone.
     rollout: Rollout | None = None
-    # --- Open Inference Protocol (issue 14): the model's V2 request validator, built once ---
-    infer_validator: InferValidator | None = field(default=None)
+    # --- Open Inference Protocol (issue 14): the model's V2 request validator, built once, on
+    # the first V2 request (not at cold start: most deployments never get one) ---
+    _infer_validator: InferValidator | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, LoadedModel) and self.validator is None:
@@ -31,8 +35,15 @@ class ServiceState:
                 self.model.metadata.type_values,
                 self.settings.max_batch,
             )
-        if isinstance(self.model, LoadedModel) and self.infer_validator is None:
-            self.infer_validator = InferValidator.for_model(self.model, self.settings.max_batch)
+
+    @property
+    def infer_validator(self) -> InferValidator | None:
+        """The model's V2 request validator (None without a model), built on first use."""
+        if self._infer_validator is None and isinstance(self.model, LoadedModel):
+            from service.v2.requests import InferValidator
+
+            self._infer_validator = InferValidator.for_model(self.model, self.settings.max_batch)
+        return self._infer_validator
 
     @property
     def model_version(self) -> str | None:

@@ -34,7 +34,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
 
 def request_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The request log lines as they would be written (JSON), one per request."""
-    from service.telemetry.request_log import JsonFormatter
+    from service.telemetry.logs import JsonFormatter
 
     formatter = JsonFormatter()
     return [formatter.format(r) for r in caplog.records if r.name == "fraudlite.request"]

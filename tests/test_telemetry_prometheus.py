@@ -101,7 +101,7 @@ def test_metrics_scraped_from_fraud_serve(model_path: Path, tmp_path: Path) -> N
         + decisions.read_text()
         + scrape_response.text
     )
-    assert '"event": "request"' in everything
+    assert '"event":"request"' in everything or '"event": "request"' in everything
     for value in ("12345.67", "12345.669", "C5550001111", "M5550002222"):
         assert value not in everything
     assert scrape_response.status_code == 200

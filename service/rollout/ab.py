@@ -17,7 +17,6 @@ import time
 from typing import Any, Final
 
 import numpy as np
-from starlette.requests import Request
 
 from service.api.requests import ParsedRequest
 from service.api.scoring import prediction_body, score_parsed
@@ -25,7 +24,7 @@ from service.model import LoadedModel
 from service.rollout.arms import ARM_A, ARM_B, assign
 from service.rollout.models import Rollout
 from service.rollout.shadow import observe_shadow
-from service.telemetry.request_log import record_decisions, request_log
+from service.telemetry.request_record import RequestLog, record_decisions
 
 ARM_A_TRANSACTIONS: Final = "ArmATransactions"
 ARM_A_FLAGGED: Final = "ArmAFlagged"
@@ -50,10 +49,9 @@ def _subset(parsed: ParsedRequest, rows: list[int], model: LoadedModel) -> Parse
 
 
 def answer_ab(
-    rollout: Rollout, primary: LoadedModel, parsed: ParsedRequest, body: bytes, request: Request
+    rollout: Rollout, primary: LoadedModel, parsed: ParsedRequest, body: bytes, record: RequestLog
 ) -> dict[str, Any]:
     """Score ``parsed`` by arm, record the telemetry, observe the shadow; return the answer."""
-    record = request_log(request)
     b_model = rollout.ab_model
     assert b_model is not None  # routes call this only when rollout.splits
     arms = assign(parsed.transaction_ids, record.request_id, rollout.ab_share)
@@ -79,7 +77,7 @@ def answer_ab(
 
     only = decided_by[0] if all(m is decided_by[0] for m in decided_by) else primary
     batch = record_decisions(
-        request,
+        record,
         model_version=only.version,
         threshold=only.threshold,
         probabilities=probabilities,
@@ -98,5 +96,5 @@ def answer_ab(
     ):
         record.add_metric(count_name, arms.count(arm))
         record.add_metric(flag_name, sum(f for a, f in zip(arms, flags, strict=True) if a == arm))
-    observe_shadow(rollout, parsed, body, request, probabilities, labels)
+    observe_shadow(rollout, parsed, body, record, probabilities, labels)
     return prediction_body(primary, parsed, probabilities, labels, entries, decided_by)

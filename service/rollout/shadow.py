@@ -1,7 +1,7 @@
 """Shadow scoring: the shadow model scores every transaction the answer was computed for, in the
 same request, and only the telemetry learns what it said.
 
-Per request, into the decision log (``request_log(request).decisions``, issue 15's extension
+Per request, into the decision log (the request record's ``decisions``, issue 15's extension
 point): ``shadow_model_version`` and, per transaction, ``shadow_probability``,
 ``shadow_is_fraud``, ``shadow_abs_dp`` (|shadow - answered probability|) and ``shadow_flip``
 (the decisions differ); or ``shadow_error`` (the kind of failure). Metrics (extension metrics,
@@ -20,13 +20,12 @@ import logging
 from typing import Final
 
 import numpy as np
-from starlette.requests import Request
 
 from service.api.requests import ParsedRequest, RequestValidator
 from service.errors import ServiceError
 from service.model import LoadedModel
 from service.rollout.models import Rollout, public_reason
-from service.telemetry.request_log import request_log
+from service.telemetry.request_record import RequestLog
 
 log = logging.getLogger("fraudlite.rollout")
 
@@ -56,14 +55,13 @@ def observe_shadow(
     rollout: Rollout,
     parsed: ParsedRequest,
     body: bytes,
-    request: Request,
+    record: RequestLog,
     probabilities: np.ndarray,
     labels: np.ndarray,
 ) -> None:
     """Score the shadow on the request and record how it compares with the answer given."""
     if rollout.shadow is None:
         return
-    record = request_log(request)
     batch = record.decisions
     n = len(probabilities)
     try:

@@ -1,272 +1,189 @@
-"""Structured logs: one JSON line per request, and the last-resort handler for genuine bugs.
+"""The outermost ASGI middleware: request ids, the per-request log line, JSON 500s for bugs, and
+the fast path of POST /predict.
 
-The same middleware hands each answered request to the app's telemetry (issue 15): one metrics
-observation (:mod:`service.telemetry.metrics`) and the decision records the scoring routes
-attached (:mod:`service.telemetry.decision_log`), both written after the answer.
-
-The request line carries ids, route, status, batch size, scoring time and model version, never
-transaction values: a 422 lists the offending field *names* only. The request id comes from API
-Gateway (``requestContext.requestId``) on Lambda, else from an ``X-Request-ID`` header, else it is
-generated; it is echoed in the ``X-Request-ID`` response header.
+Every request gets a :class:`~service.telemetry.request_record.RequestLog` (routes fill it in) and,
+once answered, its log line and telemetry (:class:`~service.telemetry.request_record.
+RequestLogWriter`). POST /predict, the one route on the hot path, is answered here directly by the
+framework-free endpoint (:class:`service.api.predict.PredictEndpoint`), without Starlette's router,
+``Request`` object, exception middleware or ``Response`` (issue 20: about a tenth of a request's
+time); every other request goes through the Starlette app. Answers are the same either way: the
+Starlette route of /predict calls the same endpoint, and the error bodies come from
+:mod:`service.failures` on both paths (tests compare them).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import sys
 import time
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import InternalError
-from service.telemetry.decision_log import DecisionBatch
-from service.telemetry.metrics import NO_MODEL, Observation, route_name
-from service.telemetry.setup import Telemetry
+from service.auth import API_KEY_HEADER_RAW, require_key
+from service.failures import (
+    as_service_error,
+    encode_json,
+    error_body,
+    json_headers,
+    unhandled_body,
+)
+from service.telemetry.logs import REQUEST_LOGGER
+from service.telemetry.request_record import (
+    RequestLog,
+    record_decisions,
+    request_ids,
+)
 
-REQUEST_LOGGER = "fraudlite.request"
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from service.runtime import ServiceRuntime
+
+__all__ = ["RequestLog", "RequestLogMiddleware", "record_decisions", "request_log"]
+
 _STATE_KEY = "fraudlite_log"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
-_HANDLER_MARK = "_fraudlite_handler"
+#: Status noted when the client went away before its body arrived (nothing is answered).
+CLIENT_CLOSED = 499
 
 
-@dataclass
-class RequestLog:
-    """Per-request fields routes fill in; the middleware writes them out."""
-
-    request_id: str
-    lambda_request_id: str | None = None
-    batch_size: int | None = None
-    scoring_us: int | None = None
-    error_fields: list[str] = field(default_factory=list)
-    # --- telemetry (issue 15): filled by scoring routes, written after the response ---
-    #: set by the middleware when the app records metrics or decisions (else routes skip it)
-    telemetry_on: bool = False
-    #: transactions scored as fraud (set with batch_size by the scoring routes)
-    flagged: int | None = None
-    #: the request's decisions, for the decision log (service/telemetry/decision_log.py)
-    decisions: DecisionBatch | None = None
-    #: extension metrics: name -> (value summed over the request, CloudWatch unit)
-    metrics: dict[str, tuple[float, str]] = field(default_factory=dict)
-
-    def add_metric(self, name: str, value: float, unit: str = "Count") -> None:
-        """Add ``value`` to an extension metric of this request (service/telemetry/metrics.py)."""
-        previous = self.metrics.get(name)
-        self.metrics[name] = ((previous[0] if previous else 0) + value, unit)
+class ClientDisconnected(Exception):
+    """The client closed the connection while its body was being read."""
 
 
 def request_log(request: Request) -> RequestLog:
     """This request's log record (created by the middleware; a fresh one if it is absent)."""
     state = request.scope.setdefault("state", {})
     if _STATE_KEY not in state:
-        state[_STATE_KEY] = RequestLog(request_id=uuid.uuid4().hex)
+        from service.telemetry.request_record import new_request_id
+
+        state[_STATE_KEY] = RequestLog(request_id=new_request_id())
     return state[_STATE_KEY]
 
 
-def record_decisions(
-    request: Request,
-    *,
-    model_version: str,
-    threshold: float,
-    probabilities: np.ndarray,
-    labels: np.ndarray,
-    columns: Mapping[str, np.ndarray],
-    transaction_ids: Sequence[str | int | None] | None = None,
-    contributions: list[dict[str, Any]] | None = None,
-) -> DecisionBatch | None:
-    """Note a scoring call's outcome for telemetry: the flagged count (metrics) and the decisions
-    (decision log), both written by the middleware after the answer. Every scoring route calls
-    this once; the returned batch may still be extended (``batch.extra``, ``batch.fields``).
-    None when the app records neither (no work is done then)."""
-    log = request_log(request)
-    if not log.telemetry_on:
-        return None
-    log.flagged = int(np.count_nonzero(labels))
-    log.decisions = DecisionBatch(
-        model_version=model_version,
-        threshold=threshold,
-        probabilities=probabilities,
-        labels=labels,
-        columns=columns,
-        transaction_ids=transaction_ids,
-        contributions=contributions,
-    )
-    return log.decisions
-
-
-class JsonFormatter(logging.Formatter):
-    """Render records as one JSON object per line; ``record.fields`` is merged in."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
-
-
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Send the service's ``fraudlite.*`` logs as JSON lines to ``stream`` (stdout by default).
-
-    Called by the entry points only (Lambda handler, CLI), so tests keep pytest's capture.
-    Propagation stops here so Lambda's root handler does not print every line twice.
-    """
-    logger = logging.getLogger("fraudlite")
-    for handler in [h for h in logger.handlers if getattr(h, _HANDLER_MARK, False)]:
-        logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    setattr(handler, _HANDLER_MARK, True)
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
-    # Mangum logs its own line per invocation; ours already covers it.
-    logging.getLogger("mangum").setLevel(max(logging.WARNING, logger.level))
-
-
-def find_request_ids(scope: Scope) -> tuple[str, str | None]:
-    """(request id, Lambda invocation id or None) for an ASGI scope."""
-    context = scope.get("aws.context")
-    lambda_id = getattr(context, "aws_request_id", None) if context is not None else None
-    event = scope.get("aws.event")
-    if isinstance(event, dict):
-        gateway_id = (event.get("requestContext") or {}).get("requestId")
-        if isinstance(gateway_id, str) and gateway_id:
-            return gateway_id, lambda_id
-    for key, value in scope.get("headers", []):
-        if key == b"x-request-id":
-            text = value.decode("latin-1")
-            if _SAFE_ID.match(text):
-                return text, lambda_id
-    return lambda_id or uuid.uuid4().hex, lambda_id
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 class RequestLogMiddleware:
-    """Outermost ASGI middleware: request ids, the per-request log line, JSON 500s for bugs."""
+    """Outermost ASGI middleware: request ids, the per-request log line, JSON 500s for bugs;
+    POST /predict answered directly (``fast_predict=False`` sends it through Starlette too)."""
 
-    def __init__(
-        self, app: ASGIApp, model_version: str | None, telemetry: Telemetry | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime, fast_predict: bool = True) -> None:
         self.app = app
-        self.model_version = model_version
+        self.writer = runtime.writer
+        self.endpoint = runtime.endpoint if fast_predict else None
+        self.digests = runtime.state.settings.api_keys_sha256
         self.log = logging.getLogger(REQUEST_LOGGER)
-        self.telemetry = telemetry or Telemetry()
-        self.telemetry_on = self.telemetry.active
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter_ns()
-        request_id, lambda_id = find_request_ids(scope)
-        record = RequestLog(
-            request_id=request_id, lambda_request_id=lambda_id, telemetry_on=self.telemetry_on
+        headers = scope["headers"]
+        request_id, lambda_id = request_ids(
+            _header(headers, b"x-request-id"), scope.get("aws.event"), scope.get("aws.context")
         )
+        record = self.writer.start(request_id, lambda_id)
         scope.setdefault("state", {})[_STATE_KEY] = record
+        if (
+            self.endpoint is not None
+            and scope["method"] == "POST"
+            and get_route_path(scope) == "/predict"
+        ):
+            status = await self._predict(headers, receive, send, record)
+            self.writer.write(record, "POST", "/predict", status, started)
+            return
         status = 500
         response_started = False
+        request_id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", []), request_id_header]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
             # A genuine bug (client mistakes are typed errors handled inside the app).
-            self.log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            self._log_bug(request_id)
             if not response_started:
-                await _send_internal_error(send_with_id, request_id)
+                await _send_json(send_with_id, 500, unhandled_body(request_id))
             status = 500
         finally:
-            self._write(scope, record, status, started)
+            route = getattr(scope.get("route"), "path", None)
+            self.writer.write(record, scope.get("method"), route, status, started)
 
-    def _write(self, scope: Scope, record: RequestLog, status: int, started: int) -> None:
-        route = scope.get("route")
-        fields: dict[str, Any] = {
-            "event": "request",
-            "request_id": record.request_id,
-            "method": scope.get("method"),
-            "route": getattr(route, "path", None),
-            "status": status,
-            "batch_size": record.batch_size,
-            "scoring_us": record.scoring_us,
-            "duration_us": (time.perf_counter_ns() - started) // 1000,
-            "model_version": self.model_version,
-        }
-        if record.lambda_request_id:
-            fields["lambda_request_id"] = record.lambda_request_id
-        if record.error_fields:
-            fields["error_fields"] = record.error_fields[:20]
-        if self.telemetry_on:  # its lines go out with the request line's flush
-            self._telemetry(scope, record, status, started)
-        level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
-        self.log.log(level, "request", extra={"fields": fields})
-        if self.telemetry_on:
-            try:
-                self.telemetry.flush()
-            except Exception:
-                self.log.exception(
-                    "telemetry failed", extra={"fields": {"event": "telemetry_error"}}
-                )
-
-    def _telemetry(self, scope: Scope, record: RequestLog, status: int, started: int) -> None:
-        """Metrics and decision records of the request, after its answer (issue 15).
-
-        A telemetry fault is logged and swallowed: it must never turn an answer into an error.
-        """
+    async def _predict(
+        self, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send, record: RequestLog
+    ) -> int:
+        """POST /predict without Starlette; returns the status answered."""
+        endpoint = self.endpoint
+        assert endpoint is not None
+        extra: dict[str, str] | None = None
+        content: Any
         try:
-            route = route_name(scope)
-            decisions = self.telemetry.decisions
-            if decisions is not None and record.decisions is not None and status < 400:
-                decisions.record(record.decisions, record.request_id, route)
-            self.telemetry.metrics.observe(
-                Observation(
-                    route=route,
-                    status=status,
-                    latency_ms=((time.perf_counter_ns() - started) // 1000) / 1000,
-                    model_version=self.model_version or NO_MODEL,
-                    batch_size=record.batch_size,
-                    scoring_us=record.scoring_us,
-                    flagged=record.flagged,
-                    extra=record.metrics,
-                )
-            )
-        except Exception:
-            self.log.exception("telemetry failed", extra={"fields": {"event": "telemetry_error"}})
+            if self.digests:
+                require_key(_header_raw(headers, API_KEY_HEADER_RAW), self.digests)
+            endpoint.admit(_header(headers, b"content-type"), _header(headers, b"content-length"))
+            body = await _read_body(receive, endpoint)
+            content, status = endpoint.answer(body, record), 200
+        except ClientDisconnected:
+            return CLIENT_CLOSED
+        except Exception as exc:
+            error = as_service_error(exc)
+            if error is None:
+                self._log_bug(record.request_id)
+                content, status = unhandled_body(record.request_id), 500
+            else:
+                content, status, extra = error_body(error, record), error.status, error.headers
+        raw = encode_json(content)
+        response_headers = json_headers(raw, extra)
+        response_headers.append((b"x-request-id", record.request_id.encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": raw})
+        return status
+
+    def _log_bug(self, request_id: str) -> None:
+        self.log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
 
 
-async def _send_internal_error(send: Send, request_id: str) -> None:
-    # The request id lets a client point at the logged failure (issue 13: kind + id only).
-    error = InternalError("internal error: the failure was logged")
-    body = json.dumps({**error.body(), "request_id": request_id}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _header_raw(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+async def _read_body(receive: Receive, endpoint: Any) -> bytes:
+    """The whole body, stopping with 413 as soon as it passes the limit (never buffered)."""
+    limit = endpoint.max_body_bytes
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
+        if chunk:
+            received += len(chunk)
+            if received > limit:
+                raise endpoint.too_large()
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_json(send: Send, status: int, content: Any) -> None:
+    raw = encode_json(content)
+    await send({"type": "http.response.start", "status": status, "headers": json_headers(raw)})
+    await send({"type": "http.response.body", "body": raw})

@@ -9,15 +9,16 @@ directly opt in explicitly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Literal
-
-from starlette.routing import BaseRoute
+from typing import TYPE_CHECKING, Final, Literal
 
 from service.settings import Settings
 from service.telemetry.decision_log import DecisionLog, DecisionLogError, open_decision_log
 from service.telemetry.emf import EmfRecorder
 from service.telemetry.metrics import MetricsRecorder, NullRecorder
 from service.telemetry.stdout import flush_stdout
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 Surface = Literal["lambda", "server", "none"]
 SURFACES: Final = ("lambda", "server", "none")

@@ -26,7 +26,8 @@ from service.errors import Detail, NotFound, ServiceError, UnsupportedMediaType
 from service.httpio import check_json_content_type, json_response, read_body
 from service.model import LoadedModel
 from service.state import ServiceState
-from service.telemetry.request_log import record_decisions, request_log
+from service.telemetry.request_log import request_log
+from service.telemetry.request_record import record_decisions
 from service.v2 import binary
 from service.v2.requests import CONTRIBUTIONS, InferRequest, served_outputs
 
@@ -140,7 +141,7 @@ def score_infer(
     # Telemetry (issue 15): flagged count and decision records, written after the answer.
     # V2 tensors carry no transaction ids; contributions stay out of the log (raw arrays).
     record_decisions(
-        request,
+        log,
         model_version=model.version,
         threshold=model.threshold,
         probabilities=probabilities,

@@ -1,0 +1,215 @@
+"""One request's record and the line written for it, with no web framework involved.
+
+Routes fill in a :class:`RequestLog` (batch size, scoring time, decisions, error fields); once the
+answer is sent, :class:`RequestLogWriter` writes the request's JSON log line and hands the request
+to the app's telemetry (issue 15): one metrics observation (:mod:`service.telemetry.metrics`) and
+the decision records the scoring routes attached (:mod:`service.telemetry.decision_log`).
+
+Both the ASGI middleware (:mod:`service.telemetry.request_log`) and the Lambda fast path
+(:mod:`service.lambda_app`) use these, so the two surfaces write the same line.
+
+The request line carries ids, route, status, batch size, scoring time and model version, never
+transaction values: a 422 lists the offending field *names* only. The request id comes from API
+Gateway (``requestContext.requestId``) on Lambda, else from an ``X-Request-ID`` header, else it is
+generated; it is echoed in the ``X-Request-ID`` response header.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+import numpy as np
+
+from service.telemetry.decision_log import DecisionBatch
+from service.telemetry.logs import REQUEST_LOGGER, direct_stream
+from service.telemetry.metrics import NO_MODEL, UNMATCHED_ROUTE, Observation
+from service.telemetry.setup import Telemetry
+
+_SAFE_ID: Final = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(slots=True)
+class RequestLog:
+    """Per-request fields routes fill in; the writer writes them out after the answer."""
+
+    request_id: str
+    lambda_request_id: str | None = None
+    batch_size: int | None = None
+    scoring_us: int | None = None
+    error_fields: list[str] = field(default_factory=list)
+    # --- telemetry (issue 15): filled by scoring routes, written after the response ---
+    #: set when the app records metrics or decisions (else routes skip that work)
+    telemetry_on: bool = False
+    #: transactions scored as fraud (set with batch_size by the scoring routes)
+    flagged: int | None = None
+    #: the request's decisions, for the decision log (service/telemetry/decision_log.py)
+    decisions: DecisionBatch | None = None
+    #: extension metrics: name -> (value summed over the request, CloudWatch unit)
+    metrics: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    def add_metric(self, name: str, value: float, unit: str = "Count") -> None:
+        """Add ``value`` to an extension metric of this request (service/telemetry/metrics.py)."""
+        previous = self.metrics.get(name)
+        self.metrics[name] = ((previous[0] if previous else 0) + value, unit)
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 random hex digits (as a uuid4's hex, without its version bits)."""
+    return os.urandom(16).hex()
+
+
+def request_ids(
+    header_id: str | None, event: Any = None, context: Any = None
+) -> tuple[str, str | None]:
+    """(request id, Lambda invocation id or None): API Gateway's ``requestContext.requestId``,
+    else a well-formed ``X-Request-ID`` header (``header_id``), else the Lambda invocation id,
+    else a fresh one."""
+    lambda_id = getattr(context, "aws_request_id", None) if context is not None else None
+    if isinstance(event, dict):
+        gateway_id = (event.get("requestContext") or {}).get("requestId")
+        if isinstance(gateway_id, str) and gateway_id:
+            return gateway_id, lambda_id
+    if header_id is not None and _SAFE_ID.match(header_id):
+        return header_id, lambda_id
+    return lambda_id or new_request_id(), lambda_id
+
+
+def record_decisions(
+    log: RequestLog,
+    *,
+    model_version: str,
+    threshold: float,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    columns: Mapping[str, np.ndarray],
+    transaction_ids: Sequence[str | int | None] | None = None,
+    contributions: list[dict[str, Any]] | None = None,
+) -> DecisionBatch | None:
+    """Note a scoring call's outcome for telemetry: the flagged count (metrics) and the decisions
+    (decision log), both written after the answer. Every scoring route calls this once; the
+    returned batch may still be extended (``batch.extra``, ``batch.fields``). None when the app
+    records neither (no work is done then)."""
+    if not log.telemetry_on:
+        return None
+    log.flagged = int(np.count_nonzero(labels))
+    log.decisions = DecisionBatch(
+        model_version=model_version,
+        threshold=threshold,
+        probabilities=probabilities,
+        labels=labels,
+        columns=columns,
+        transaction_ids=transaction_ids,
+        contributions=contributions,
+    )
+    return log.decisions
+
+
+class RequestLogWriter:
+    """Writes one request's log line and telemetry once it has been answered; built once per app.
+
+    A telemetry fault is logged and swallowed: it must never turn an answer into an error.
+    """
+
+    def __init__(self, model_version: str | None, telemetry: Telemetry | None = None) -> None:
+        self.model_version = model_version
+        self.log = logging.getLogger(REQUEST_LOGGER)
+        self.telemetry = telemetry or Telemetry()
+        self.telemetry_on = self.telemetry.active
+        self._second = -1
+        self._second_text = ""
+
+    def start(self, request_id: str, lambda_request_id: str | None = None) -> RequestLog:
+        """The record of a request that has just arrived."""
+        return RequestLog(
+            request_id=request_id,
+            lambda_request_id=lambda_request_id,
+            telemetry_on=self.telemetry_on,
+        )
+
+    def write(
+        self, record: RequestLog, method: str | None, route: str | None, status: int, started: int
+    ) -> None:
+        """Write the request's line and telemetry. ``route`` is the matched route's template
+        (None when no route matched); ``started`` is ``time.perf_counter_ns()`` at arrival."""
+        fields: dict[str, Any] = {
+            "event": "request",
+            "request_id": record.request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "batch_size": record.batch_size,
+            "scoring_us": record.scoring_us,
+            "duration_us": (time.perf_counter_ns() - started) // 1000,
+            "model_version": self.model_version,
+        }
+        if record.lambda_request_id:
+            fields["lambda_request_id"] = record.lambda_request_id
+        if record.error_fields:
+            fields["error_fields"] = record.error_fields[:20]
+        if self.telemetry_on:  # its lines go out with the request line's flush
+            self._telemetry(route or UNMATCHED_ROUTE, record, status, started)
+        level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
+        self._emit(level, fields)
+        if self.telemetry_on:
+            try:
+                self.telemetry.flush()
+            except Exception:
+                self.log.exception(
+                    "telemetry failed", extra={"fields": {"event": "telemetry_error"}}
+                )
+
+    def _emit(self, level: int, fields: dict[str, Any]) -> None:
+        if not self.log.isEnabledFor(level):
+            return
+        stream = direct_stream(self.log)
+        if stream is None:  # someone else's handlers (e.g. pytest's caplog): go through logging
+            self.log.log(level, "request", extra={"fields": fields})
+            return
+        # The same object JsonFormatter would write, without building a LogRecord.
+        line = {
+            "ts": self._timestamp(),
+            "level": "error" if level >= logging.ERROR else "info",
+            "logger": REQUEST_LOGGER,
+            "message": "request",
+            **fields,
+        }
+        stream.write(_encode(line).decode() + "\n")
+        stream.flush()
+
+    def _timestamp(self) -> str:
+        """As JsonFormatter's ``ts`` (ISO 8601, milliseconds, +00:00); seconds formatted once."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+
+    def _telemetry(self, route: str, record: RequestLog, status: int, started: int) -> None:
+        """Metrics and decision records of the request, after its answer (issue 15)."""
+        try:
+            decisions = self.telemetry.decisions
+            if decisions is not None and record.decisions is not None and status < 400:
+                decisions.record(record.decisions, record.request_id, route)
+            self.telemetry.metrics.observe(
+                Observation(
+                    route=route,
+                    status=status,
+                    latency_ms=((time.perf_counter_ns() - started) // 1000) / 1000,
+                    model_version=self.model_version or NO_MODEL,
+                    batch_size=record.batch_size,
+                    scoring_us=record.scoring_us,
+                    flagged=record.flagged,
+                    extra=record.metrics,
+                )
+            )
+        except Exception:
+            self.log.exception("telemetry failed", extra={"fields": {"event": "telemetry_error"}})

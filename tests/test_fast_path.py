@@ -1,0 +1,190 @@
+"""POST /predict's fast paths answer exactly as the Starlette route and Mangum do (issue 20).
+
+Two fast paths skip the web stack for the one hot route: the ASGI middleware answers POST /predict
+before Starlette's router (server), and the Lambda handler answers API Gateway events for it
+without Mangum or Starlette (Lambda). Each is compared here, request by request, with the full
+path it replaces: same status, headers and body bytes, the same request log line, for valid and
+invalid requests of every kind (422, 400, 413, 415, 401, 503), on HTTP API 2.0, HTTP API 1.0 and
+REST API events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lambda_events import FakeLambdaContext, http_api_event, rest_api_event
+from service_model import EXAMPLE_TRANSACTION, build_model
+from starlette.testclient import TestClient
+
+from service.app import create_app
+from service.auth import key_digest
+from service.lambda_app import build_handler
+from service.model import load_model
+from service.settings import Settings
+
+TX = {**EXAMPLE_TRANSACTION, "transaction_id": "tx-7"}
+KEY = "k-test-0123456789"
+#: The original project's body: one-hot type fields instead of "type".
+LEGACY = {
+    **{k: v for k, v in TX.items() if k != "type"},
+    **dict.fromkeys(("type_CASH_OUT", "type_DEBIT", "type_PAYMENT", "type_TRANSFER"), 0),
+}
+
+# (name, body bytes, headers): every outcome /predict has, the error ones included.
+CASES: list[tuple[str, bytes, dict[str, str]]] = [
+    ("single", json.dumps(TX).encode(), {}),
+    ("batch", json.dumps({"transactions": [TX, {**TX, "amount": 5.0}]}).encode(), {}),
+    ("legacy-one-hot", json.dumps({**LEGACY, "type_TRANSFER": 1}).encode(), {}),
+    ("invalid-fields", json.dumps({**TX, "amount": -1, "colour": "red"}).encode(), {}),
+    ("nan", b'{"type": "TRANSFER", "amount": NaN}', {}),
+    ("malformed", b'{"type": ', {}),
+    ("empty", b"", {}),
+    ("not-an-object", b"[1, 2]", {}),
+    ("wrong-type", json.dumps(TX).encode(), {"content-type": "text/plain"}),
+    ("latin1", json.dumps(TX).encode(), {"content-type": "application/json; charset=latin-1"}),
+    ("too-large", b'{"amount": ' + b"1" * 3000 + b"}", {}),
+    ("explain-unsupported", json.dumps({**TX, "explain": True}).encode(), {}),
+]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model(tmp_path_factory.mktemp("fast") / "model.onnx")
+
+
+def _settings(model_path: Path, **overrides: Any) -> Settings:
+    return Settings(model_uri=str(model_path), max_body_bytes=2048, **overrides)
+
+
+def _client(settings: Settings, fast: bool) -> TestClient:
+    app = create_app(settings, load_model(settings), fast_predict=fast)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def _exchange(client: TestClient, body: bytes, headers: dict[str, str]) -> tuple[Any, ...]:
+    sent = {"content-type": "application/json", "x-request-id": "req-1", **headers}
+    response = client.post("/predict", content=body, headers=sent)
+    return response.status_code, dict(response.headers), response.content
+
+
+@pytest.mark.parametrize(("name", "body", "headers"), CASES, ids=[c[0] for c in CASES])
+def test_asgi_fast_path_answers_as_the_starlette_route(
+    model_path: Path, name: str, body: bytes, headers: dict[str, str]
+) -> None:
+    settings = _settings(model_path)
+    fast = _exchange(_client(settings, True), body, headers)
+    full = _exchange(_client(settings, False), body, headers)
+    assert fast == full
+    assert fast[1]["x-request-id"] == "req-1"
+    if name in ("single", "batch", "legacy-one-hot"):
+        assert fast[0] == 200
+    else:
+        assert 400 <= fast[0] < 500, fast
+
+
+def test_asgi_fast_path_with_api_keys_and_without_a_model(model_path: Path, tmp_path: Path) -> None:
+    keyed = _settings(model_path, api_keys_sha256=(key_digest(KEY),))
+    for headers in ({}, {"x-api-key": "wrong"}, {"x-api-key": KEY}):
+        fast = _exchange(_client(keyed, True), json.dumps(TX).encode(), headers)
+        full = _exchange(_client(keyed, False), json.dumps(TX).encode(), headers)
+        assert fast == full
+        assert fast[0] == (200 if headers.get("x-api-key") == KEY else 401)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not onnx")
+    missing = Settings(model_uri=str(broken))
+    fast = _exchange(_client(missing, True), json.dumps(TX).encode(), {})
+    full = _exchange(_client(missing, False), json.dumps(TX).encode(), {})
+    assert fast == full
+    assert fast[0] == 503 and fast[1]["retry-after"] == "60"
+    assert str(tmp_path) not in fast[2].decode()
+
+
+def test_asgi_fast_path_writes_the_same_request_line(
+    model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(model_path)
+    lines = []
+    for fast in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="fraudlite.request"):
+            _exchange(_client(settings, fast), b'{"amount": -1}', {})
+        (record,) = [r for r in caplog.records if r.name == "fraudlite.request"]
+        fields = dict(record.fields)  # type: ignore[attr-defined]
+        fields.pop("duration_us")
+        lines.append(fields)
+    assert lines[0] == lines[1]
+    assert lines[0]["route"] == "/predict" and lines[0]["status"] == 422
+    assert "amount" in lines[0]["error_fields"]
+
+
+def _events(body: bytes, headers: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    text = body.decode()
+    v2 = http_api_event("POST", "/predict", raw_body=text, stage="prod")
+    v2["headers"].update(headers)
+    v2_b64 = http_api_event("POST", "/predict", raw_body=text, b64=True)
+    v2_b64["headers"].update(headers)
+    rest = rest_api_event("POST", "/predict")
+    rest["body"] = text
+    rest["headers"].update(headers)
+    rest["multiValueHeaders"].update({k: [v] for k, v in headers.items()})
+    v1 = {**rest, "version": "1.0"}
+    return [("v2", v2), ("v2-base64", v2_b64), ("rest", rest), ("http-v1", v1)]
+
+
+@pytest.mark.parametrize(("name", "body", "headers"), CASES, ids=[c[0] for c in CASES])
+def test_lambda_fast_path_answers_as_mangum(
+    model_path: Path, name: str, body: bytes, headers: dict[str, str]
+) -> None:
+    env = {
+        "FRAUD_MODEL_URI": str(model_path),
+        "FRAUD_API_BASE_PATH": "/prod",
+        "FRAUD_MAX_BODY_BYTES": "2048",
+    }
+    handler = build_handler(env, setup_logging=False)
+    for kind, event in _events(body, headers):
+        fast = handler(event, FakeLambdaContext())
+        full = handler.mangum(event, FakeLambdaContext())
+        assert fast == full, kind
+        assert fast["headers"]["x-request-id"] == "JKJaXmPLvHcESHA=" or kind in ("rest", "http-v1")
+
+
+def test_lambda_fast_path_with_api_keys_and_without_a_model(model_path: Path) -> None:
+    env = {"FRAUD_MODEL_URI": str(model_path), "FRAUD_API_KEYS_SHA256": key_digest(KEY)}
+    handler = build_handler(env, setup_logging=False)
+    for key, status in ((None, 401), ("wrong", 401), (KEY, 200)):
+        event = http_api_event("POST", "/predict", TX)
+        if key is not None:
+            event["headers"]["x-api-key"] = key
+        fast = handler(event, FakeLambdaContext())
+        assert fast == handler.mangum(event, FakeLambdaContext())
+        assert fast["statusCode"] == status
+    broken = build_handler({"FRAUD_MAX_BATCH": "lots"}, setup_logging=False)
+    event = http_api_event("POST", "/predict", TX)
+    fast = broken(event, FakeLambdaContext())
+    assert fast == broken.mangum(event, FakeLambdaContext())
+    assert json.loads(fast["body"])["error"].endswith("configuration error: FRAUD_MAX_BATCH")
+
+
+def test_lambda_fast_path_refuses_a_body_that_is_not_base64(model_path: Path) -> None:
+    handler = build_handler({"FRAUD_MODEL_URI": str(model_path)}, setup_logging=False)
+    event = http_api_event("POST", "/predict", TX)
+    event["isBase64Encoded"], event["body"] = True, "%%% not base64 %%%"
+    answer = handler(event, FakeLambdaContext())
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["details"] == [
+        {"field": "body", "problem": "isBase64Encoded but not base64"}
+    ]
+
+
+def test_other_routes_and_events_still_go_through_mangum(model_path: Path) -> None:
+    handler = build_handler({"FRAUD_MODEL_URI": str(model_path)}, setup_logging=False)
+    assert handler._mangum is None
+    # GET /predict is a 405 from Starlette's router, with its Allow header.
+    answer = handler(http_api_event("GET", "/predict"), FakeLambdaContext())
+    assert answer["statusCode"] == 405 and answer["headers"]["allow"] == "POST"
+    assert handler._mangum is not None
+    assert handler(http_api_event("GET", "/health"), FakeLambdaContext())["statusCode"] == 200
