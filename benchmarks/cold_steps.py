@@ -41,23 +41,23 @@ def main(argv: list[str]) -> int:
 
     clock = Clock()
     body = json.loads(argv[0])
-    # Imports, in the order the entry pulls them in: the model runtime, the web stack, the rest.
+    # Imports, in the order the entry pulls them in: the model runtime, msgspec, the rest. The
+    # web stack (Starlette, Mangum, asyncio) is not imported: POST /predict is answered without
+    # it (service/lambda_app.py, issue 20).
     clock.step("import numpy+onnxruntime", lambda: __import__("onnxruntime"))
-    clock.step("import starlette+mangum (anyio, asyncio)", _import_web)
     clock.step("import msgspec", lambda: __import__("msgspec"))
     clock.step("import service.lambda_app (service modules)", _import_service)
 
     import onnxruntime as ort
-    from mangum import Mangum
 
-    from service.app import create_app
+    from service.lambda_app import LambdaHandler
     from service.model.core import LoadedModel
     from service.model.explanation import ExplanationSpec
     from service.model.identity import verify_version
     from service.model.loading import _check_session, _warm_up, session_options
     from service.model.metadata import parse_metadata
     from service.model.store import fetch_model
-    from service.rollout.models import load_rollout
+    from service.runtime import build_runtime
     from service.settings import Settings
     from service.telemetry.logs import configure_logging
     from service.telemetry.setup import build_telemetry
@@ -96,15 +96,12 @@ def main(argv: list[str]) -> int:
 
     model = clock.step("metadata checks + identity (sha256 of graph)", check)
     clock.step("warm-up (one run per transaction type)", lambda: _warm_up(model))
-    rollout = clock.step("rollout (shadow/A-B models)", lambda: load_rollout(settings, model))
-    app = clock.step(
-        "app build (create_app: routes, OpenAPI, docs)",
-        lambda: create_app(settings, model, telemetry, rollout),
+    # No rollout configured here (FRAUD_SHADOW/AB_MODEL_URI unset): the entry skips it too.
+    runtime = clock.step(
+        "runtime build (state, validator, telemetry, drift bins)",
+        lambda: build_runtime(settings, model, telemetry),
     )
-    handler = clock.step(
-        "Mangum wrap",
-        lambda: Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path),
-    )
+    handler = clock.step("handler (LambdaHandler)", lambda: LambdaHandler(runtime))
     from benchmarks.events import LambdaContext, http_api_v2_event
 
     event = http_api_v2_event(body)
@@ -120,11 +117,6 @@ def main(argv: list[str]) -> int:
     }
     print(MARKER + json.dumps(line), flush=True)
     return 0 if status == 200 and probability is not None else 1
-
-
-def _import_web() -> None:
-    import mangum  # noqa: F401
-    import starlette.applications  # noqa: F401
 
 
 def _import_service() -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from service.auth import API_KEY_HEADER, require_key
+from service.aws.gateway import GatewayRequest, gateway_response, parse_event
 from service.errors import BadRequest, Detail
 from service.failures import (
     as_service_error,
@@ -116,8 +117,6 @@ class LambdaHandler:
         self.log = logging.getLogger(REQUEST_LOGGER)
 
     def __call__(self, event: Any, context: Any) -> LambdaResult:
-        from service.aws.gateway import parse_event
-
         request = parse_event(event, self.base_path)
         if request is None or request.method != "POST" or request.path != _PREDICT:
             return self.mangum(event, context)
@@ -138,9 +137,7 @@ class LambdaHandler:
         # api_gateway_base_path strips a stage or custom-domain mapping prefix such as /prod.
         return Mangum(app_for(self.runtime), lifespan="off", api_gateway_base_path=self.base_path)
 
-    def _predict(self, request: Any, context: Any) -> LambdaResult:
-        from service.aws.gateway import gateway_response
-
+    def _predict(self, request: GatewayRequest, context: Any) -> LambdaResult:
         started = time.perf_counter_ns()
         writer = self.runtime.writer
         headers = request.headers

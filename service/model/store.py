@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,6 +175,8 @@ def _store(body: Any, target: Path, expected_length: int | None = None) -> bytes
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     chunks: list[bytes] = []
+    import tempfile  # S3 downloads only: its imports (random, shutil, bz2, lzma) cost a cold start
+
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-", suffix=".onnx")
     try:
         with os.fdopen(fd, "wb") as out:
