@@ -4,14 +4,20 @@
 as fraud-serve does (Settings, load_model, build_telemetry "server", create_app, request logging
 on, written to /dev/null), then times, interleaved round by round, per call:
 
-- ``lambda_handler``: the same request as an API Gateway v2 event through Mangum (what the Lambda
-  runtime calls on a warm invoke, without the runtime and emulator around it);
+- ``lambda_handler``: the same request as an API Gateway v2 event through the Lambda entry's
+  handler (service/lambda_app.py: its fast path, EMF metrics and decision records; what the
+  Lambda runtime calls on a warm invoke, without the runtime and emulator around it);
+- ``lambda_mangum``: the same event through Mangum and the Starlette app around the same runtime
+  (the path the fast one replaced, and still the path of every other route);
 - ``app``: one POST /predict as an ASGI call, from a hand-built scope and body to the response
-  bytes (no network, no server): middleware, routing, validation, scoring, encoding, telemetry;
+  bytes (no network, no server): middleware, validation, scoring, encoding, telemetry
+  (Prometheus and decision records, as fraud-serve runs by default);
+- ``app_quiet``: the same with metrics and the decision log off (the request line stays);
 - ``score``: the scoring core alone (LoadedModel.score on the row's columns);
 - ``session_run``: onnxruntime's ``session.run`` alone on the same feeds.
 
-It prints and saves the medians and ``app / session_run`` (issue 20 target: at most 2x), and a
+It prints and saves the medians, ``app / session_run`` (issue 20 target: at most 2x) and the other
+arms over ``session_run``, and a
 cProfile of N requests with the time grouped by layer and the top functions. Writes
 inprocess.json under --out. No timing is asserted anywhere: the figures are for reading.
 """
@@ -22,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import dataclasses
 import json
 import os
 import pstats
@@ -34,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mangum import Mangum
 
 from benchmarks.common import (
     DEFAULT_ARTIFACTS,
@@ -49,7 +55,9 @@ from benchmarks.common import (
 from benchmarks.events import LambdaContext, http_api_v2_event
 from service import schema
 from service.app import create_app
+from service.lambda_app import LambdaHandler
 from service.model import LoadedModel, load_model
+from service.runtime import build_runtime
 from service.settings import Settings
 from service.telemetry.logs import configure_logging
 from service.telemetry.setup import build_telemetry
@@ -210,25 +218,30 @@ def run(artifacts: Path, out: Path, requests: int, rounds: int) -> dict[str, Any
         status, answer = loop.run_until_complete(asgi_call(app, body))
         if status != 200:
             raise BenchmarkError(f"POST /predict answered {status}: {answer[:300]!r}")
-        # The Lambda surface's own app: EMF metrics on stdout instead of Prometheus counters.
-        lambda_app = create_app(settings, model, build_telemetry(settings, "lambda"))
-        handler = Mangum(lambda_app, lifespan="off", api_gateway_base_path=settings.api_base_path)
+        quiet_settings = dataclasses.replace(settings, metrics=False, decision_log="off")
+        quiet = create_app(quiet_settings, model, build_telemetry(quiet_settings, "server"))
+        # The Lambda entry's handler: EMF metrics on stdout instead of Prometheus counters.
+        handler = LambdaHandler(build_runtime(settings, model, build_telemetry(settings, "lambda")))
         event, context = http_api_v2_event(raw), LambdaContext()
-        if handler(event, context)["statusCode"] != 200:
-            raise BenchmarkError("the Mangum handler did not answer 200")
+        for answered in (handler(event, context), handler.mangum(event, context)):
+            if answered["statusCode"] != 200:
+                raise BenchmarkError("the Lambda handler did not answer 200")
         arms: dict[str, Callable[[], Any]] = {
             "lambda_handler": lambda: handler(event, context),
+            "lambda_mangum": lambda: handler.mangum(event, context),
             "app": lambda: asgi_call(app, body),
+            "app_quiet": lambda: asgi_call(quiet, body),
             "score": lambda: model.score(columns),
             "session_run": lambda: model.session.run(outputs, feeds),
         }
         samples: dict[str, list[float]] = {arm: [] for arm in arms}
         for index in range(rounds):
             for arm, work in arms.items():
-                if arm == "app":
+                if arm in ("app", "app_quiet"):
+                    target = app if arm == "app" else quiet
 
-                    async def one() -> Any:
-                        return await asgi_call(app, body)
+                    async def one(target: Any = target) -> Any:
+                        return await asgi_call(target, body)
 
                     samples[arm] += per_call_us(loop, one, requests)
                 else:
@@ -251,6 +264,7 @@ def run(artifacts: Path, out: Path, requests: int, rounds: int) -> dict[str, Any
         "p99_us": {arm: float(np.percentile(v, 99)) for arm, v in samples.items()},
         # Issue 20: the app's request path as a multiple of session.run alone (target <= 2).
         "app_over_session_run": ratio(medians["app"], medians["session_run"]),
+        "over_session_run": {arm: ratio(medians[arm], medians["session_run"]) for arm in medians},
         "app_over_score": ratio(medians["app"], medians["score"]),
         "lambda_handler_over_app": ratio(medians["lambda_handler"], medians["app"]),
         "profile": profiled,
@@ -281,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for arm, us in report["median_us"].items():
-        print(f"{arm:>12}: {us:8.1f} µs median per call")
+        over = report["over_session_run"][arm]
+        print(f"{arm:>14}: {us:8.1f} µs median per call ({over:.1f}x session.run)")
     print(f"app / session.run: {report['app_over_session_run']:.1f}x (issue 20 target: at most 2x)")
     print("where the app's time goes (cProfile own time by layer):")
     for layer, figures in report["profile"]["layers"].items():

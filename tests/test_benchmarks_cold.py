@@ -124,7 +124,15 @@ def test_inprocess_reports_both_arms_and_the_profile(artifacts: Path, tmp_path: 
     args = ["--requests", "20", "--rounds", "1", "--artifacts", str(artifacts)]
     assert inprocess.main([*args, "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "inprocess.json").read_text())
-    assert set(report["median_us"]) == {"lambda_handler", "app", "score", "session_run"}
+    assert set(report["median_us"]) == {
+        "lambda_handler",
+        "lambda_mangum",
+        "app",
+        "app_quiet",
+        "score",
+        "session_run",
+    }
+    assert set(report["over_session_run"]) == set(report["median_us"])
     assert report["app_over_session_run"] == pytest.approx(
         report["median_us"]["app"] / report["median_us"]["session_run"]
     )

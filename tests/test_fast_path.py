@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from lambda_events import FakeLambdaContext, http_api_event, rest_api_event
 from service_model import EXAMPLE_TRANSACTION, build_model
@@ -188,3 +189,26 @@ def test_other_routes_and_events_still_go_through_mangum(model_path: Path) -> No
     assert answer["statusCode"] == 405 and answer["headers"]["allow"] == "POST"
     assert handler._mangum is not None
     assert handler(http_api_event("GET", "/health"), FakeLambdaContext())["statusCode"] == 200
+
+
+def test_score_skips_only_the_python_checks_of_session_run(model_path: Path) -> None:
+    from service_model import columns_of, example_rows
+
+    from service import schema
+
+    settings = Settings(model_uri=str(model_path))
+    model = load_model(settings)
+    columns = columns_of(example_rows(50), model.input_names)
+    probabilities, labels = model.score(columns)
+    feeds = {name: columns[name] for name in model.input_names}
+    (public,) = model.session.run([schema.OUTPUT_PROBABILITY], feeds)
+    assert probabilities.tobytes() == public.tobytes()
+    assert (labels == (public >= np.float32(model.threshold))).all()
+
+    class PublicOnly:  # an onnxruntime without the private binding: the public run is used
+        def __init__(self, session: Any) -> None:
+            self.run = session.run
+
+    other = load_model(settings)
+    other.session = PublicOnly(other.session)  # type: ignore[assignment]
+    assert other.score(columns)[0].tobytes() == public.tobytes()

@@ -8,7 +8,7 @@ it raises :class:`~service.model.errors.ScoringError` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -20,6 +20,8 @@ from service import schema
 from service.model.errors import FaultKind, NotExplainable, ScoringError
 from service.model.explanation import ExplanationSpec
 from service.model.metadata import ModelMetadata
+
+_PROBABILITY_ONLY = [schema.OUTPUT_PROBABILITY]
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,24 @@ class LoadedModel:
         """
         # ``explain`` is not fed: it defaults to false, so the graph skips the contributions.
         feeds = {name: columns[name] for name in self.input_names}
-        (probabilities,) = self.session.run([schema.OUTPUT_PROBABILITY], feeds)
+        (probabilities,) = self._run(_PROBABILITY_ONLY, feeds)
         return self._decide(probabilities, len(next(iter(feeds.values()))))
+
+    @cached_property
+    def _run(self) -> Callable[[list[str], dict[str, np.ndarray]], list[Any]]:
+        """``session.run`` without its per-call Python checks (required input names, OrtValue
+        ownership, WebGPU graph capture): the names were checked against the metadata at load,
+        the feeds are CPU numpy arrays built by the service, and the session runs on the CPU
+        provider alone. Those checks cost a few µs of a 30-40 µs run (issue 20,
+        benchmarks/inprocess.py). The public ``run`` if this onnxruntime has no ``_sess``."""
+        native = getattr(self.session, "_sess", None)
+        if native is None or not hasattr(native, "run"):
+            return self.session.run
+
+        def run(outputs: list[str], feeds: dict[str, np.ndarray]) -> list[Any]:
+            return native.run(outputs, feeds, None)  # type: ignore[no-any-return]
+
+        return run
 
     def score_explained(
         self, columns: Mapping[str, np.ndarray]
