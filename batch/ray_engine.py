@@ -1,16 +1,19 @@
-"""The Ray engine: the same job on Ray Data, reading in Ray tasks and scoring in an actor pool.
+"""The Ray engine: the same job on Ray Data, each actor reading and scoring its own parts.
 
 Stages:
 
-1. ``from_items``: one item per part of the input (a CSV file, or a range of a Parquet file's row
-   groups, so one large Parquet file is read by several tasks at once);
-2. ``map_batches(read_part)``: Ray tasks stream each part with :func:`batch.reader.read_chunks`
-   (local disk or S3 through pyarrow) and emit the raw rows with their file index and row number;
-3. ``map_batches(ScoringActor, concurrency=N)``: N actors, each with its own onnxruntime session
+1. ``from_items``: one item per part of the input (:func:`batch.reader.file_parts`): an
+   uncompressed CSV file in byte ranges of 16 MiB cut at line starts, a Parquet file by runs of
+   batches of a row group, a gzip CSV whole; so one large file is read by every actor at once;
+2. ``map_batches(ScoringActor, concurrency=N)``: N actors, each with its own onnxruntime session
    opened from the model's bytes (shipped with the job, so cluster nodes need no access to the
-   model's location), run the same :class:`~batch.scoring.ChunkScorer` as the local engine;
-4. the driver iterates the results in input order (``preserve_order``) and writes the output,
-   rejects and summary exactly as the local engine does, so both engines' files are identical.
+   model's location), read a part where they run (local disk or S3 through pyarrow) with
+   :func:`batch.reader.read_part` and score it chunk by chunk with the same
+   :class:`~batch.scoring.ChunkScorer` as the local engine. Only the scored rows (4 columns plus
+   ``--keep``) travel back through the object store, never the raw ones;
+3. the driver iterates the results in input order (``preserve_order``), numbers each part's rows
+   after the rows of the file's earlier parts, and writes the output, rejects and summary exactly
+   as the local engine does, so both engines' files are identical.
 
 Without ``--ray-address`` a local Ray instance with ``workers`` CPUs is started and stopped; with
 one (``auto``, ``ray://head:10001``) the job runs on that cluster, whose nodes need fraudlite
@@ -20,94 +23,94 @@ installed with the ``ray`` extra.
 from __future__ import annotations
 
 import io
-import itertools
 from collections.abc import Iterator
+from dataclasses import asdict, replace
 from typing import Any, Final
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from batch.errors import BatchError
 from batch.plan import Plan
-from batch.reader import Chunk, parquet_row_groups, read_chunks
-from batch.scoring import ChunkScorer, ScoredChunk
+from batch.reader import Part, file_parts, read_part
+from batch.scoring import ROW, ChunkScorer, ScoredChunk
 from service.model.store import FetchedModel
 
-#: Extra columns carrying each raw row's origin between the read and score stages.
-FILE_COLUMN: Final = "__fraud_score_file"
-ROW_COLUMN: Final = "__fraud_score_row"
-#: Row groups per read part of a Parquet file.
-ROW_GROUPS_PER_PART: Final = 1
-#: CPUs reserved per read task: reading is mostly I/O and pyarrow's own threads, and N scoring
-#: actors of one CPU each must still leave room for it on an N-CPU instance.
-READ_CPUS: Final = 0.25
-SCORE_CPUS: Final = 0.75
-#: Ray Data block size target, about one chunk of raw rows.
+#: CPUs per scoring actor: one, as a local worker thread uses (onnxruntime runs one thread).
+SCORE_CPUS: Final = 1
+#: Ray Data block size target: about one chunk's results, so they stream back as they are made.
 TARGET_BLOCK_BYTES: Final = 8 * 1024 * 1024
 
 
 def read_parts(plan: Plan) -> list[dict[str, Any]]:
-    """The read parts of a job: CSV files whole, Parquet files by row-group ranges."""
-    parts: list[dict[str, Any]] = []
-    for index, location in enumerate(plan.inputs):
-        if location.format == "parquet":
-            groups = len(parquet_row_groups(location))
-            for start in range(0, max(groups, 1), ROW_GROUPS_PER_PART):
-                parts.append({"file": index, "start": start, "stop": start + ROW_GROUPS_PER_PART})
-        else:
-            parts.append({"file": index, "start": -1, "stop": -1})
-    return parts
-
-
-def read_part(items: pa.Table, plan: Plan) -> Iterator[pa.Table]:
-    """Ray task: stream the parts in ``items`` as raw chunks tagged with file and row numbers."""
-    for part in items.to_pylist():
-        location = plan.inputs[part["file"]]
-        row_groups = None if part["start"] < 0 else (part["start"], part["stop"])
-        for chunk in read_chunks(location, plan.columns, part["file"], row_groups):
-            table = chunk.table.append_column(
-                FILE_COLUMN, pa.array(np.full(chunk.num_rows, part["file"], dtype=np.int32))
-            )
-            yield table.append_column(ROW_COLUMN, pa.array(chunk.row_numbers()))
+    """The parts of a job, in input order, as the items of a Ray dataset."""
+    parts = [part for index, where in enumerate(plan.inputs) for part in file_parts(where, index)]
+    return [{"part": number, **asdict(part)} for number, part in enumerate(parts)]
 
 
 class ScoringActor:
-    """Ray actor: one onnxruntime session, scoring the raw chunks it is given."""
+    """Ray actor: one onnxruntime session; reads the parts it is given and scores them."""
 
     def __init__(self, plan: Plan, model_bytes: bytes, source: str, sha256: str) -> None:
         from batch.models import open_fetched
 
         model = open_fetched(FetchedModel(model_bytes, source, sha256))
+        self.plan = plan
         self.scorer = ChunkScorer(model, plan.layout, plan.input_uris)
 
-    def __call__(self, table: pa.Table) -> pa.Table:
-        results = [self.scorer(chunk) for chunk in split_runs(table)]
-        return pa.table(
-            {
-                "scored": pa.array([_ipc(r.scored) for r in results], pa.large_binary()),
-                "rejects": pa.array([_ipc(r.rejects) for r in results], pa.large_binary()),
-                "rows": pa.array([r.rows for r in results], pa.int64()),
-                "flagged": pa.array([r.flagged for r in results], pa.int64()),
-                "file_index": pa.array([r.file_index for r in results], pa.int64()),
-                "first_row": pa.array([r.first_row for r in results], pa.int64()),
-            }
+    def __call__(self, items: pa.Table) -> Iterator[pa.Table]:
+        # One table per chunk: results stream back while the rest of the part is read.
+        for item in items.to_pylist():
+            number = item.pop("part")
+            part = Part(**item)
+            location = self.plan.inputs[part.file_index]
+            for chunk in read_part(location, self.plan.columns, part):
+                result = self.scorer(chunk)
+                yield pa.table(
+                    {
+                        "part": pa.array([number], pa.int64()),
+                        "scored": pa.array([_ipc(result.scored)], pa.large_binary()),
+                        "rejects": pa.array([_ipc(result.rejects)], pa.large_binary()),
+                        "rows": pa.array([result.rows], pa.int64()),
+                        "flagged": pa.array([result.flagged], pa.int64()),
+                        "file_index": pa.array([result.file_index], pa.int64()),
+                        "first_row": pa.array([result.first_row], pa.int64()),
+                    }
+                )
+
+
+class RowNumbers:
+    """Numbers each part's rows after the rows of its file's earlier parts (read elsewhere, a
+    part numbers its rows from 0); parts arrive in input order, each part's chunks in order."""
+
+    def __init__(self, layout_has_row: bool) -> None:
+        self.layout_has_row = layout_has_row
+        self._rows: dict[int, int] = {}  # rows of each file seen so far
+        self._part = -1
+        self._offset = 0
+
+    def place(self, part: int, scored: ScoredChunk) -> ScoredChunk:
+        if part != self._part:
+            self._part = part
+            self._offset = self._rows.get(scored.file_index, 0)
+        self._rows[scored.file_index] = self._rows.get(scored.file_index, 0) + scored.rows
+        if not self._offset:
+            return scored
+        output = scored.scored
+        if self.layout_has_row:
+            output = _shift(output, self._offset)
+        return replace(
+            scored,
+            scored=output,
+            rejects=_shift(scored.rejects, self._offset),
+            first_row=scored.first_row + self._offset,
         )
 
 
-def split_runs(table: pa.Table) -> list[Chunk]:
-    """Tagged rows back into chunks of consecutive rows of one file (Ray may merge blocks)."""
-    files = table.column(FILE_COLUMN).to_numpy()
-    rows = table.column(ROW_COLUMN).to_numpy()
-    data = table.drop_columns([FILE_COLUMN, ROW_COLUMN])
-    if not len(rows):
-        return []
-    breaks = np.flatnonzero((np.diff(files) != 0) | (np.diff(rows) != 1)) + 1
-    bounds = [0, *breaks.tolist(), len(rows)]
-    return [
-        Chunk(data.slice(start, stop - start), int(rows[start]), int(files[start]))
-        for start, stop in itertools.pairwise(bounds)
-    ]
+def _shift(table: pa.Table, offset: int) -> pa.Table:
+    index = table.schema.get_field_index(ROW)
+    return table.set_column(index, ROW, pc.add(table.column(index), pa.scalar(offset, pa.int64())))
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -143,38 +146,30 @@ def ray_chunks(plan: Plan, fetched: FetchedModel) -> Iterator[ScoredChunk]:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # identical files to the local engine
         context.enable_progress_bars = False  # fraud-score prints its own progress
-        # Blocks of about one chunk: Ray would otherwise merge a part's chunks into one 128 MiB
-        # block, leaving all but one scoring actor idle and memory unbounded by the chunk size.
         context.target_max_block_size = TARGET_BLOCK_BYTES
         parts = read_parts(plan)
-        dataset = (
-            ray.data.from_items(parts, override_num_blocks=max(1, len(parts)))
-            .map_batches(
-                read_part,
-                batch_size=1,
-                batch_format="pyarrow",
-                fn_kwargs={"plan": plan},
-                num_cpus=READ_CPUS,
-            )
-            .map_batches(
-                ScoringActor,
-                batch_size=None,
-                batch_format="pyarrow",
-                fn_constructor_args=(plan, fetched.data, fetched.source, fetched.sha256),
-                concurrency=workers,
-                num_cpus=SCORE_CPUS,
-            )
+        dataset = ray.data.from_items(parts, override_num_blocks=max(1, len(parts))).map_batches(
+            ScoringActor,
+            batch_size=1,  # one part per call: actors take the next part as they finish one
+            batch_format="pyarrow",
+            fn_constructor_args=(plan, fetched.data, fetched.source, fetched.sha256),
+            concurrency=workers,
+            num_cpus=SCORE_CPUS,
         )
+        numbers = RowNumbers(layout_has_row=not plan.layout.use_transaction_id)
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for row in batch.to_pylist():
-                    yield ScoredChunk(
-                        scored=_from_ipc(row["scored"]),
-                        rejects=_from_ipc(row["rejects"]),
-                        rows=row["rows"],
-                        flagged=row["flagged"],
-                        file_index=row["file_index"],
-                        first_row=row["first_row"],
+                    yield numbers.place(
+                        row["part"],
+                        ScoredChunk(
+                            scored=_from_ipc(row["scored"]),
+                            rejects=_from_ipc(row["rejects"]),
+                            rows=row["rows"],
+                            flagged=row["flagged"],
+                            file_index=row["file_index"],
+                            first_row=row["first_row"],
+                        ),
                     )
         except ray.exceptions.RayError as exc:
             cause = _batch_cause(exc)

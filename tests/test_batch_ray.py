@@ -14,6 +14,7 @@ from batch_files import BROKEN, REAL_SAMPLE, dirty_rows, text_frame, typed, writ
 from bench_artifacts import trained_artifacts
 from moto_s3 import threaded_moto, use_fake_credentials
 
+import batch.reader as reader
 from batch.cli import main
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -88,6 +89,28 @@ def test_ray_engine_writes_what_the_local_engine_writes(
     assert ray_rejects.equals(local_rejects)
     assert [r["row"] for r in ray_rejects.to_pylist()] == [b[0] for b in BROKEN]
     assert [r["reason"] for r in ray_rejects.to_pylist()] == [b[3] for b in BROKEN]
+
+
+def test_files_read_in_small_parts_by_both_actors_give_the_same_files(
+    local_ray: None,
+    model_path: Path,
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The driver cuts the parts: the CSV into ranges of 4 KiB, each Parquet row group into runs
+    # of 300 rows, so a file's parts are read by both actors and renumbered by the driver.
+    monkeypatch.setattr(reader, "CSV_PART_BYTES", 4096)
+    monkeypatch.setattr(reader, "PARQUET_BATCH_ROWS", 100)
+    monkeypatch.setattr(reader, "PARQUET_PART_BATCHES", 3)
+    local, remote = tmp_path / "local.parquet", tmp_path / "ray.parquet"
+    files = str(inputs / "[ab].*")
+    assert run(files, "--model", str(model_path), "-o", str(local)) == 0
+    assert run(files, "--model", str(model_path), "-o", str(remote), "--engine", "ray") == 0
+    (local_out, local_rejects), (ray_out, ray_rejects) = tables(local), tables(remote)
+    assert ray_out.num_rows == 700 + 3000 - len(BROKEN)
+    assert ray_out.equals(local_out)
+    assert ray_rejects.equals(local_rejects)
 
 
 def test_ray_engine_reads_and_writes_s3(
