@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import math
 import os
 import pstats
 import resource
@@ -141,7 +142,8 @@ def percentiles_ms(latencies_ns: Sequence[int]) -> dict[str, float]:
 
     def at(q: float) -> float:
         # Nearest-rank percentile: the value below which q of the requests finished.
-        index = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))
+        # (less a hair: 0.99 * 100 is 99.00000000000001 in floating point).
+        index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered) - 1e-9) - 1))
         return ordered[index] / 1e6
 
     return {

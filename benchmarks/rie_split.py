@@ -100,6 +100,9 @@ def raw_runtime_loop() -> None:  # pragma: no cover - runs inside the emulator
         response = connection.getresponse()
         request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
         response.read()
+        if response.status != 200 or not request_id:
+            # The runtime API failing is fatal for a runtime: exit and let the emulator say so.
+            raise RuntimeError(f"runtime API answered {response.status} to /next")
         connection.request(
             "POST",
             f"{base}/{request_id}/response",
