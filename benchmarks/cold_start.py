@@ -49,6 +49,7 @@ from service import schema
 SIDES = ("fraudlite", "baseline", "floor")
 #: The bare-onnxruntime floor, run as a script so that not even the benchmarks package is imported.
 FLOOR_SCRIPT = PROJECT_ROOT / "benchmarks" / "floor_probe.py"
+PROBE_SCRIPT = PROJECT_ROOT / "benchmarks" / "cold_probe.py"
 #: What ``python -X importtime`` imports for each side (the floor's script imports onnxruntime).
 IMPORTED = {**ENTRY_MODULES, "floor": "onnxruntime"}
 #: Fresh interpreters that time fraudlite's init step by step (after the interleaved runs).
@@ -110,8 +111,8 @@ def probe_command(side: str, env: dict[str, str]) -> list[str]:
     if side == "floor":
         event = http_api_v2_event(single_body(EXAMPLE, "fraudlite"))
         return [sys.executable, str(FLOOR_SCRIPT), env["FRAUD_MODEL_URI"], json.dumps(event)]
-    body = json.dumps(single_body(EXAMPLE, side))
-    return [sys.executable, "-m", "benchmarks.cold_probe", side, body]
+    event = http_api_v2_event(single_body(EXAMPLE, side))
+    return [sys.executable, str(PROBE_SCRIPT), side, json.dumps(event)]
 
 
 def init_steps(env: dict[str, str], runs: int) -> dict[str, Any]:
