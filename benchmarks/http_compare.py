@@ -381,31 +381,30 @@ def _process_tree(pid: int) -> list[int]:
 
 
 def process_sched(pid: int) -> tuple[float, float | None]:
-    """(CPU seconds, seconds runnable but waiting for a core) of a process tree, all threads.
+    """(CPU seconds, seconds runnable but waiting for a core) of a process tree.
 
-    From /proc/PID/task/TID/schedstat (ns); the wait shows how much the shared machine held the
-    server back. Without schedstat, CPU from /proc/PID/stat (clock ticks) and no wait.
+    CPU from /proc/PID/stat (utime + stime in clock ticks: it keeps the time of threads that have
+    exited, which a sum over live threads would lose; the baseline's thread pools come and go).
+    The wait from /proc/PID/task/TID/schedstat of the live threads (ns), or None without
+    schedstat: it shows how much the shared machine held the server back.
     """
-    cpu = wait = 0.0
-    try:
-        for proc in _process_tree(pid):
-            for task in Path(f"/proc/{proc}/task").iterdir():
-                ran, waited, _ = (task / "schedstat").read_text().split()
-                cpu += int(ran) / 1e9
-                wait += int(waited) / 1e9
-        return cpu, wait
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        pass
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    cpu = 0.0
+    wait: float | None = 0.0
     for proc in _process_tree(pid):
         try:
             fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
         # After the command name: state is fields[0]; utime and stime are stat fields 14 and 15.
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total, None
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+        try:
+            for task in Path(f"/proc/{proc}/task").iterdir():
+                if wait is not None:
+                    wait += int((task / "schedstat").read_text().split()[1]) / 1e9
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            wait = None
+    return cpu, wait
 
 
 # --- the profiled worker ------------------------------------------------------------------------
@@ -586,10 +585,21 @@ def sample_layer(stack: str) -> str:
 
 
 def group_samples(
-    raw: str, requests: int, cpu_us_per_request: float | None, rate: int, seconds: float
+    raw: str,
+    requests: int,
+    rate: int,
+    seconds: float,
+    cpu_us_per_request: float | None = None,
+    wait_us_per_request: float | None = None,
 ) -> dict[str, Any]:
-    """py-spy's raw (folded) output grouped by layer; shares of the busy samples scaled to the
-    unprofiled CPU µs per request, and the hottest innermost frames."""
+    """py-spy's raw (folded) output grouped by layer, and the hottest innermost frames.
+
+    py-spy samples a thread that is running *or runnable*: time spent waiting for a core counts
+    too, and on a shared machine that wait lands mostly in the syscall that woke the client
+    (the kernel preempts the server there). So the shares are scaled to CPU + run-queue wait per
+    request, both measured over the profiled run, and the syscall layer's CPU is estimated as
+    its time less the measured wait.
+    """
     by_layer: dict[str, int] = defaultdict(int)
     leaves: dict[str, int] = defaultdict(int)
     total = 0
@@ -601,27 +611,35 @@ def group_samples(
         total += n
         by_layer[sample_layer(stack)] += n
         leaves[stack.split(";")[-1]] += n
+    busy = None
+    if cpu_us_per_request is not None:
+        busy = cpu_us_per_request + (wait_us_per_request or 0.0)
     layers = {
         layer: {
             "share": n / total,
             "samples": n,
-            "us_per_request": n / total * cpu_us_per_request if cpu_us_per_request else None,
+            "us_per_request": n / total * busy if busy is not None else None,
         }
         for layer, n in sorted(by_layer.items(), key=lambda item: -item[1])
         if total
     }
+    kernel = layers.get(SOCKET_LAYER, {}).get("us_per_request")
     return {
         "method": "py-spy record --native (sampling; the server runs unmodified)",
         "note": (
-            "non-idle samples of every thread, each charged to the innermost frame that names a "
-            "layer; us_per_request = share x the server's CPU µs per request measured in the "
-            "load rounds (without the profiler)"
+            "samples of running or runnable threads, each charged to the innermost frame that "
+            "names a layer; us_per_request = share x (CPU + run-queue wait) µs per request, "
+            "both measured over the profiled run"
         ),
         "requests": requests,
         "samples": total,
         "rate_hz": rate,
         "busy_share_of_wall": total / (rate * seconds) if seconds else None,
-        "cpu_us_per_request_unprofiled": cpu_us_per_request,
+        "cpu_us_per_request": cpu_us_per_request,
+        "runqueue_wait_us_per_request": wait_us_per_request,
+        "syscalls_cpu_estimate_us_per_request": (
+            max(0.0, kernel - (wait_us_per_request or 0.0)) if kernel is not None else None
+        ),
         "layers": layers,
         "top_leaf_frames": [
             {"frame": frame, "share": n / total}
@@ -644,14 +662,27 @@ def sample_arm(
     command += ["--pid", str(server.process.pid)]
     recorder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(0.3)  # py-spy attaches before the load starts
+    cpu_before, wait_before = process_sched(server.process.pid)
     result = client.run(server.port, config.connections, seconds)
+    cpu_after, wait_after = process_sched(server.process.pid)
     log, _ = recorder.communicate(timeout=seconds + 60)
     if recorder.returncode != 0 or not out.exists():
         raise BenchmarkError(f"py-spy failed ({recorder.returncode}): {log[-2000:]!r}")
+    n = max(result.requests, 1)
+    wait = None
+    if wait_before is not None and wait_after is not None:
+        wait = max(0.0, wait_after - wait_before) / n * 1e6
     grouped = group_samples(
-        out.read_text(), result.requests, cpu_us_per_request, rate, result.seconds
+        out.read_text(),
+        result.requests,
+        rate,
+        result.seconds,
+        cpu_us_per_request=(cpu_after - cpu_before) / n * 1e6,
+        wait_us_per_request=wait,
     )
     grouped["profiled_requests_per_s"] = result.requests_per_s
+    # The same server's CPU per request in the load rounds, without py-spy attached.
+    grouped["cpu_us_per_request_unprofiled"] = cpu_us_per_request
     return grouped
 
 
@@ -852,10 +883,9 @@ def measure_round(server: Any, client: LoadClient, config: Config) -> dict[str, 
     out["server_cpu_us_per_request"] = cpu / n * 1e6 if n else None
     # The requests/s one dedicated core would give at this CPU cost: robust to a busy machine.
     out["cpu_bound_requests_per_s"] = n / cpu if cpu > 0 else None
-    if wait_before is not None and wait_after is not None:
-        out["server_runqueue_wait_us_per_request"] = (
-            (wait_after - wait_before) / n * 1e6 if n else None
-        )
+    if wait_before is not None and wait_after is not None and n:
+        # Live threads only: a thread that exited takes its wait with it, hence the clamp.
+        out["server_runqueue_wait_us_per_request"] = max(0.0, wait_after - wait_before) / n * 1e6
     out["load_average_1m"] = round(max(load_before, os.getloadavg()[0]), 2)
     return out
 
@@ -1078,7 +1108,13 @@ def table(report: dict[str, Any]) -> str:
             f"p99 {'met' if top['p99_met'] else 'missed'}"
         )
     for name, prof in report.get("profile", {}).items():
-        lines.append(f"where {name}'s CPU per request goes ({prof['method'].split(' (')[0]}):")
+        lines.append(f"where {name}'s time per request goes ({prof['method'].split(' (')[0]}):")
+        if prof.get("cpu_us_per_request") is not None:
+            lines.append(
+                f"  (profiled run: CPU {prof['cpu_us_per_request']:.0f} µs + run-queue wait "
+                f"{prof.get('runqueue_wait_us_per_request') or 0:.0f} µs per request; syscalls' "
+                f"CPU about {prof.get('syscalls_cpu_estimate_us_per_request') or 0:.0f} µs)"
+            )
         for layer, figures in prof["layers"].items():
             if figures["share"] >= 0.01:
                 us = figures["us_per_request"]

@@ -233,7 +233,7 @@ def test_sampled_stacks_are_charged_to_their_layer() -> None:
         ]
     )
     grouped = http_compare.group_samples(
-        raw, requests=10, cpu_us_per_request=200.0, rate=100, seconds=1
+        raw, requests=10, rate=100, seconds=1, cpu_us_per_request=150.0, wait_us_per_request=50.0
     )
     layers = grouped["layers"]
     assert layers[http_compare.SOCKET_LAYER]["samples"] == 4
@@ -246,6 +246,8 @@ def test_sampled_stacks_are_charged_to_their_layer() -> None:
     assert sum(layer["share"] for layer in layers.values()) == pytest.approx(1.0)
     assert sum(layer["us_per_request"] for layer in layers.values()) == pytest.approx(200.0)
     assert grouped["samples"] == 20 and grouped["busy_share_of_wall"] == pytest.approx(0.2)
+    # 4 of 20 samples in syscalls = 40 µs of the 200 µs busy time; 50 µs of it was waiting.
+    assert grouped["syscalls_cpu_estimate_us_per_request"] == 0.0
 
 
 def test_server_cpu_is_read_for_a_live_process() -> None:
