@@ -22,7 +22,8 @@ from moto_s3 import threaded_moto
 from service.auth import key_digest
 from service.aws import authorizer
 from service.aws.authorizer import KeyDigests, authorize, ssm_reader
-from service.settings import AuthorizerSettings, SettingsError
+from service.settings import SettingsError
+from service.settings.companions import AuthorizerSettings
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")

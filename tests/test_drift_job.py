@@ -34,7 +34,8 @@ from service.aws.drift_job import (
 )
 from service.model import LoadedModel, load_model
 from service.schema import MODEL_INPUTS
-from service.settings import DriftJobSettings, Settings, SettingsError
+from service.settings import Settings, SettingsError
+from service.settings.companions import DriftJobSettings
 from service.telemetry.decision_log import DecisionLog
 from service.telemetry.setup import Telemetry
 

@@ -29,7 +29,8 @@ from service import schema
 from service.aws.deploy_hook import check_version, handler, http_event
 from service.lambda_app import build_handler
 from service.rollout.golden import GOLDEN_KEY, GoldenSet
-from service.settings import HookSettings, SettingsError
+from service.settings import SettingsError
+from service.settings.companions import HookSettings
 
 HOOK_EVENT = {"DeploymentId": "d-ABC123", "LifecycleEventHookExecutionId": "hook-execution-1"}
 

@@ -18,7 +18,7 @@ from aws_tools import (
 )
 
 from service.aws.drift_job import DISPATCH_EVENT, DRIFT_MAX_PSI
-from service.settings import DriftJobSettings
+from service.settings.companions import DriftJobSettings
 
 DRIFT_RESOURCES = {
     "DriftFunction",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aws_tools import DOCKERFILE, cfn_lint, load_template, translate
 
-from service.settings import HookSettings
+from service.settings.companions import HookSettings
 
 DEPLOYMENT_TYPES = ("Canary10Percent5Minutes", "Linear10PercentEvery1Minute", "AllAtOnce")
 #: The observability alarms (issue 15) that roll a deployment back.

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.auth import key_accepted
-from service.settings import AuthorizerSettings, SettingsError, parse_key_digests
+from service.settings import SettingsError, parse_key_digests
+from service.settings.companions import AuthorizerSettings
 
 log = logging.getLogger("fraudlite.authorizer")
 

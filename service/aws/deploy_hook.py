@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from service.rollout.golden import GoldenError, parse_golden
-from service.settings import HookSettings, SettingsError
+from service.settings import SettingsError
+from service.settings.companions import HookSettings
 
 log = logging.getLogger("fraudlite.deploy_hook")
 

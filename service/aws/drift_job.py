@@ -43,7 +43,8 @@ from service.monitoring.binning import Binner
 from service.monitoring.records import BinCounter, decode_bytes
 from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.monitoring.stats import compare
-from service.settings import DriftJobSettings, Settings, SettingsError
+from service.settings import Settings, SettingsError
+from service.settings.companions import DriftJobSettings
 
 log = logging.getLogger("fraudlite.drift_job")
 
