@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -265,15 +266,27 @@ class RequestValidator:
         return (order.index(name) if name in order else len(order), name)
 
     def _columns(self, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
-        """Model input arrays: float64 JSON numbers become float32 (the model's precision)."""
+        """Model input arrays: float64 JSON numbers become float32 (the model's precision).
+
+        The numeric inputs are converted in one call, as an [inputs, rows] block whose rows are
+        the columns (contiguous, as onnxruntime wants them): one conversion instead of one per
+        input, the same float32 values (each number is rounded on its own either way).
+        """
         columns: dict[str, np.ndarray] = {}
+        numeric = self._numeric_positions
+        if numeric:
+            block = np.array([[row[i] for i in numeric] for row in rows], dtype=np.float32)
+            block = np.ascontiguousarray(block.T)
+            for slot, index in enumerate(numeric):
+                columns[self.input_names[index]] = block[slot]
         for index, name in enumerate(self.input_names):
-            values = [row[index] for row in rows]
             if name in self.string_inputs:
-                columns[name] = np.array(values, dtype=object)
-            else:
-                columns[name] = np.array(values, dtype=np.float32)
-        return columns
+                columns[name] = np.array([row[index] for row in rows], dtype=object)
+        return {name: columns[name] for name in self.input_names}
+
+    @cached_property
+    def _numeric_positions(self) -> tuple[int, ...]:
+        return tuple(i for i, name in enumerate(self.input_names) if name not in self.string_inputs)
 
 
 _KNOWN_NON_TYPE: Final = (

@@ -22,6 +22,8 @@ from service.model.explanation import ExplanationSpec
 from service.model.metadata import ModelMetadata
 
 _PROBABILITY_ONLY = [schema.OUTPUT_PROBABILITY]
+#: A dtype instance, not the type: comparing with np.float32 builds a dtype on every call.
+_FLOAT32 = np.dtype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,16 @@ class LoadedModel:
         return (*self._decide(probabilities, len(features)), contributions, features)
 
     def _decide(self, probabilities: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if probabilities.dtype != np.float32 or probabilities.shape != (n,):
+        if probabilities.dtype != _FLOAT32 or probabilities.shape != (n,):
             raise ScoringError(
                 f"model returned probabilities {probabilities.dtype}{probabilities.shape}, "
                 f"expected float32[{n}]"
             )
-        return probabilities, probabilities >= np.float32(self.threshold)
+        return probabilities, probabilities >= self._threshold32
+
+    @cached_property  # the threshold never changes; np.float32(...) per call costs a µs
+    def _threshold32(self) -> np.float32:
+        return np.float32(self.threshold)
 
     def describe(self, expose_details: bool = False) -> dict[str, Any]:
         """The model's metadata as served by GET /model.
