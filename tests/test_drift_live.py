@@ -216,3 +216,32 @@ def test_python_and_numpy_binning_agree_on_edges(loaded: LoadedModel, n: int) ->
     expected = binner.bins(binner.values(columns, probabilities)).tolist()
     assert binner.bin_rows(columns, probabilities) == expected
     assert len(expected) == n
+
+
+def test_single_row_lines_carry_the_same_bins_as_batches(loaded: LoadedModel) -> None:
+    """The single-row fast path of DriftBinsLog writes what the general path writes."""
+    from service.telemetry.decision_log import DecisionBatch
+
+    binner = live_binner(loaded)
+    assert binner is not None
+    plain = DecisionLog(lambda text: None, clock=lambda: 1_800_000_000.0)
+    log = DriftBinsLog(plain, binner, loaded.version)
+
+    def batch(columns: dict[str, np.ndarray]) -> DecisionBatch:
+        probabilities, labels = loaded.score(columns)
+        return DecisionBatch(loaded.version, loaded.threshold, probabilities, labels, columns)
+
+    frame = paysim_like_frame(40, 7)
+    for row in frame[list(MODEL_INPUTS)].astype({"type": str}).to_dict("records"):
+        columns = {
+            name: np.array([value], dtype=object if name == "type" else np.float32)
+            for name, value in row.items()
+        }
+        general = batch(columns)
+        general.extra["drift_bins"] = binner.bin_rows(columns, general.probabilities)
+        assert log.render(batch(columns), "r", "/predict") == plain.render_rows(
+            general, "r", "/predict"
+        )
+    columns["type"] = np.array(["NOT_A_TYPE"], dtype=object)  # unbinnable: logged without bins
+    (line,) = log.render(batch(columns), "r", "/predict").splitlines()
+    assert "drift_bins" not in json.loads(line)

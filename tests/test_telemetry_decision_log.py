@@ -285,3 +285,29 @@ def test_extensions_add_optional_fields_but_cannot_replace_core_ones() -> None:
     assert first["drift_window"] == "2026-11-29T07"
     assert first["probability"] == pytest.approx(0.2) and first["is_fraud"] is False
     assert first["timestamp"] == "1970-01-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("transaction_id", ["tx-1", 'quote"and\\slash', 42, None])
+@pytest.mark.parametrize("label", [True, False])
+def test_single_transaction_line_is_the_general_line(transaction_id: Any, label: bool) -> None:
+    """The pre-encoded single-row line (the request path's) equals the general renderer's,
+    byte for byte, whatever the id (escaped, an int, absent) and the label."""
+    log = DecisionLog(lambda text: None, clock=lambda: 1_800_000_000.25)
+
+    def batch() -> DecisionBatch:
+        return DecisionBatch(
+            model_version="v1",
+            threshold=2.0192854208289646e-05,
+            probabilities=np.array([0.8394294381141663], dtype=np.float32),
+            labels=np.array([label]),
+            columns={},
+            transaction_ids=None if transaction_id is None else [transaction_id],
+        )
+
+    for route in ("/predict", "/v2/models/{model}/infer"):
+        for request_id in ("r-1", 'ré"q'):
+            fast = log.render(batch(), request_id, route)
+            assert fast == log.render_rows(batch(), request_id, route)
+            (record,) = decisions_in(fast)
+            assert record["is_fraud"] is label and record["request_id"] == request_id
+            assert record.get("transaction_id") == transaction_id

@@ -176,6 +176,34 @@ class Binner:  # frozen, yet cached_property works: it writes the instance __dic
             raise BinningError(f"cannot bin {exc.args[0]!r} against the reference") from None
         return row
 
+    def one_row(self, columns: Mapping[str, np.ndarray], probability: float) -> list[int]:
+        """Bin indices of a single row, for binners without engineered features (the live
+        decision log's): ``columns`` hold one value each, ``probability`` is the row's score.
+
+        The request path's version of :meth:`bin_rows`: ``.item()`` turns each one-value column
+        into a Python float (float32 widens exactly, as in :meth:`bin_rows`) without creating
+        a numpy scalar, and ``bisect`` finds the bin. Raises BinningError (a ValueError) for a
+        value or column the reference does not know.
+        """
+        row = []
+        try:
+            for kind, key, cuts, lookup in self._plan:
+                if lookup is not None:
+                    row.append(lookup[columns[key].item()])  # type: ignore[index]
+                    continue
+                if kind == "score":
+                    value = probability
+                elif kind == "hour":
+                    value = math.fmod(columns["step"].item(), 24.0)
+                elif kind == "feature":
+                    raise BinningError(f"feature {key!r} needs the model's features output")
+                else:
+                    value = columns[key].item()  # type: ignore[index]
+                row.append(bisect_left(cuts, value))
+        except KeyError as exc:
+            raise BinningError(f"cannot bin {exc.args[0]!r} against the reference") from None
+        return row
+
     @cached_property
     def _needs_features(self) -> bool:
         return any(e.source == "feature" for e in self.entries)

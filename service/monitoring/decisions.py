@@ -12,6 +12,7 @@ training's 35th and 40th percentile", not the amount.
 from __future__ import annotations
 
 import contextlib
+from typing import Final
 
 from service.model.core import LoadedModel
 from service.monitoring.binning import Binner
@@ -19,6 +20,9 @@ from service.monitoring.records import BINS_FIELD
 from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.telemetry.decision_log import DecisionBatch, DecisionLog
 from service.telemetry.setup import Telemetry
+
+#: What precedes the indices in a single-row line (the list itself is joined by hand).
+_BINS_HEAD: Final = f',"{BINS_FIELD}":['
 
 
 class DriftBinsLog(DecisionLog):
@@ -31,10 +35,22 @@ class DriftBinsLog(DecisionLog):
         self.model_version = model_version
 
     def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
-        if batch.model_version == self.model_version:
-            # A batch the reference cannot bin is logged without bins, never dropped.
-            with contextlib.suppress(ValueError, KeyError, IndexError):
-                batch.extra[BINS_FIELD] = self.binner.bin_rows(batch.columns, batch.probabilities)
+        if batch.model_version != self.model_version:
+            return super().render(batch, request_id, route)
+        if batch.probabilities.size == 1 and self._plain(batch):
+            # The common request: the indices go straight into the pre-encoded line, without
+            # a list per row or a pass through the general renderer.
+            try:
+                tail = _BINS_HEAD + ",".join(
+                    map(str, self.binner.one_row(batch.columns, batch.probabilities.item()))
+                )
+            except (ValueError, KeyError, IndexError):
+                tail = ""  # a row the reference cannot bin is logged without bins, never dropped
+            else:
+                tail += "]"
+            return self.render_single(batch, request_id, route, tail)
+        with contextlib.suppress(ValueError, KeyError, IndexError):  # as above: without bins
+            batch.extra[BINS_FIELD] = self.binner.bin_rows(batch.columns, batch.probabilities)
         return super().render(batch, request_id, route)
 
 

@@ -61,6 +61,15 @@ _CORE: Final = frozenset(
     }
 )
 _encode = msgspec.json.Encoder().encode
+# The fixed text of a single-transaction line (DecisionLog.render_single), in render_rows' order.
+_SINGLE_HEAD: Final = '{"event":' + _encode(DECISION_EVENT).decode() + ',"timestamp":"'
+_REQUEST_ID: Final = '","request_id":'
+_TRANSACTION_ID: Final = ',"transaction_id":'
+_PROBABILITY: Final = ',"probability":'
+_IS_FRAUD_TRUE: Final = ',"is_fraud":true'
+_IS_FRAUD_FALSE: Final = ',"is_fraud":false'
+# Bounds the cache of encoded (model version, route, threshold) parts: a handful in practice.
+_CACHE_LIMIT: Final = 256
 
 
 class DecisionLogError(SettingsError):
@@ -131,13 +140,61 @@ class DecisionLog:
         self.clock = clock
         self._second = -1
         self._second_text = ""
+        self._shared: dict[tuple[str, str, float], str] = {}
 
     def record(self, batch: DecisionBatch, request_id: str, route: str) -> None:
         """Write one line per transaction of ``batch``."""
         self.write(self.render(batch, request_id, route))
 
     def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
-        """The lines of ``batch``, each ending in a newline.
+        """The lines of ``batch``, each ending in a newline."""
+        if batch.probabilities.size == 1 and self._plain(batch):
+            return self.render_single(batch, request_id, route)
+        return self.render_rows(batch, request_id, route)
+
+    def _plain(self, batch: DecisionBatch) -> bool:
+        """Whether ``batch`` has only the core fields (no extension, raw or explained ones)."""
+        return not (batch.extra or batch.fields or self.raw_fields or batch.contributions)
+
+    def render_single(
+        self, batch: DecisionBatch, request_id: str, route: str, tail: str = ""
+    ) -> str:
+        """The line of a one-transaction batch with only the core fields: the common request.
+
+        What a request shares with the next (model version, route, threshold) is encoded once
+        per combination; the line is spliced from those pieces and the request's own values, in
+        the same key order as :meth:`render_rows`. ``tail`` is appended inside the object (a
+        pre-encoded ``,"name":value``; the drift-bins log passes its indices this way).
+        """
+        key = (batch.model_version, route, batch.threshold)
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = _encode(
+                {"model_version": batch.model_version, "route": route, "threshold": batch.threshold}
+            ).decode()
+            shared = "," + shared[1:-1]
+            if len(self._shared) < _CACHE_LIMIT:
+                self._shared[key] = shared
+        ids = batch.transaction_ids
+        tx_id = ids[0] if ids else None
+        return "".join(
+            (
+                _SINGLE_HEAD,
+                self._timestamp(),
+                _REQUEST_ID,
+                _encode(request_id).decode(),
+                shared,
+                "" if tx_id is None else _TRANSACTION_ID + _encode(tx_id).decode(),
+                _PROBABILITY,
+                _encode(batch.probabilities.item()).decode(),
+                _IS_FRAUD_TRUE if batch.labels.item() else _IS_FRAUD_FALSE,
+                tail,
+                "}\n",
+            )
+        )
+
+    def render_rows(self, batch: DecisionBatch, request_id: str, route: str) -> str:
+        """The lines of any batch, each ending in a newline.
 
         The fields every line of the request shares are encoded once; each line adds its own.
         """
@@ -154,14 +211,6 @@ class DecisionLog:
                 if name not in _CORE and value is not None:
                     common[name] = value
         n = batch.size
-        if n == 1 and not (batch.extra or self.raw_fields or batch.contributions):
-            # The common case, a single transaction: one dict, one encode.
-            tx_id = batch.transaction_ids[0] if batch.transaction_ids else None
-            if tx_id is not None:
-                common["transaction_id"] = tx_id
-            common["probability"] = batch.probabilities.item()
-            common["is_fraud"] = bool(batch.labels.item())
-            return _encode(common).decode() + "\n"
         head = _encode(common)[:-1] + b","  # '{...,' : each line's own fields follow
         ids = batch.transaction_ids or [None] * n
         probabilities = batch.probabilities.tolist()
