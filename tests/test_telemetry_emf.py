@@ -156,3 +156,25 @@ def test_the_spec_checker_rejects_broken_records(mutate: Any, rule: str) -> None
     mutate(record)
     with pytest.raises(EmfError, match=rule):
         check_emf(json.dumps(record), now_ms=1_800_000_000_000)
+
+
+@pytest.mark.parametrize(
+    "observation",
+    [
+        Observation("/predict", 200, 0.123, "v1", 1, 50, 0),
+        Observation("/predict", 200, 1e-7, "v1", 1000, 870, 12),
+        Observation("/predict", 200, 0.3, "v1", 3, None, 2),
+        Observation("/predict", 422, 0.3, "v1"),
+        Observation("/health", 200, 0.031, m.NO_MODEL),
+        Observation(m.UNMATCHED_ROUTE, 503, 12.5, m.NO_MODEL),
+        Observation("/odd%s%%route", 500, 2.0, "v%d"),
+    ],
+)
+def test_templated_records_equal_the_general_ones(observation: Observation) -> None:
+    """Records rendered from a cached template (the request path's) equal the general
+    rendering byte for byte, the first time and from the cache, and stay valid EMF."""
+    recorder = EmfRecorder("fraudlite", lambda text: None, clock=lambda: 1_800_000_000.5)
+    for _ in range(2):
+        line = recorder.render(observation)
+        assert line == recorder.render_general(observation)
+        check_emf(line, now_ms=1_800_000_000_000)

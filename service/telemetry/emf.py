@@ -51,6 +51,10 @@ _encode = msgspec.json.Encoder().encode
 _CACHE_LIMIT: Final = 256
 # Members the record's own keys could collide with: an extension metric may not take them.
 _RESERVED: Final = frozenset({"_aws", ROUTE, MODEL_VERSION, "event"})
+# Placeholders a template is rendered with, then replaced by % conversions (EmfRecorder._template).
+_STAMP_SLOT: Final = "\x00stamp\x00"
+_LATENCY_SLOT: Final = "\x00latency\x00"
+_COUNT_SLOT: Final = "\x00count\x00"
 
 
 class EmfRecorder:
@@ -73,6 +77,7 @@ class EmfRecorder:
         self._pending: dict[str, int] = {}
         self._directives: dict[tuple[Any, ...], str] = {}
         self._members: dict[tuple[str, str], str] = {}
+        self._templates: dict[tuple[str, str, int, bool, bool], str] = {}
 
     def startup(self, model_loaded: bool) -> None:
         self._pending = {COLD_STARTS: 1}
@@ -85,10 +90,67 @@ class EmfRecorder:
     def render(self, observation: Observation) -> str:
         """The EMF record of one request, as one line of JSON.
 
-        The directive (namespace, dimension sets, metric names and units) and the dimension
-        members repeat from request to request: they are encoded once per combination and
-        cached (a handful of each), so a request encodes only its numbers.
+        Everything but the numbers repeats from request to request of the same kind (route,
+        model version, status class, whether it scored): the common kinds render from a
+        template encoded once, with only the timestamp and the numbers put in. The first record
+        (cold start) and records with extension metrics take the general path.
         """
+        if self._pending or observation.extra:
+            return self.render_general(observation)
+        status = observation.status
+        scored = observation.batch_size is not None and observation.flagged is not None
+        timed = scored and observation.scoring_us is not None
+        key = (
+            observation.route,
+            observation.model_version,
+            0 if status < 400 else 4 if status < 500 else 5,
+            scored,
+            timed,
+        )
+        template = self._templates.get(key)
+        if template is None:
+            template = self._template(observation, scored, timed)
+            if len(self._templates) < _CACHE_LIMIT:
+                self._templates[key] = template
+        stamp = int(self.clock() * 1000)
+        latency = _encode(observation.latency_ms).decode()
+        if timed:
+            size = observation.batch_size
+            return template % (
+                stamp,
+                latency,
+                size,
+                size,
+                observation.flagged,
+                observation.scoring_us,
+            )
+        if scored:
+            size = observation.batch_size
+            return template % (stamp, latency, size, size, observation.flagged)
+        return template % (stamp, latency)
+
+    def _template(self, observation: Observation, scored: bool, timed: bool) -> str:
+        """A ``%`` template of :meth:`render_general`'s line for one kind of request: the
+        timestamp and latency as ``%s`` (msgspec-encoded), the counts as ``%d``."""
+        values: dict[str, Any] = {REQUESTS: 1}
+        if 400 <= observation.status < 500:
+            values[CLIENT_ERRORS] = 1
+        elif observation.status >= 500:
+            values[SERVER_ERRORS] = 1
+        values[REQUEST_LATENCY] = _LATENCY_SLOT
+        if scored:
+            values[BATCH_SIZE] = values[TRANSACTIONS_SCORED] = _COUNT_SLOT
+            values[TRANSACTIONS_FLAGGED] = _COUNT_SLOT
+            if timed:
+                values[SCORING_TIME] = _COUNT_SLOT
+        line = self._line(observation, values, (), _encode(_STAMP_SLOT).decode())
+        line = line.replace("%", "%%")
+        for slot, spec in ((_STAMP_SLOT, "%d"), (_LATENCY_SLOT, "%s"), (_COUNT_SLOT, "%d")):
+            line = line.replace(_encode(slot).decode(), spec)
+        return line
+
+    def render_general(self, observation: Observation) -> str:
+        """The EMF record of any request (first record, extension metrics), as one line."""
         values: dict[str, Any] = {REQUESTS: 1}
         if 400 <= observation.status < 500:
             values[CLIENT_ERRORS] = 1
@@ -114,6 +176,16 @@ class EmfRecorder:
             ]
             values.update((name, value) for name, value, _ in extras)
             extra_units = tuple((name, unit) for name, _, unit in extras)
+        return self._line(observation, values, extra_units, int(self.clock() * 1000))
+
+    def _line(
+        self,
+        observation: Observation,
+        values: dict[str, Any],
+        extra_units: tuple[tuple[str, str], ...],
+        stamp: int | str,
+    ) -> str:
+        """The record of ``values`` (metric name -> number), directive and dimensions cached."""
         key = (tuple(values), extra_units)
         directive = self._directives.get(key)
         if directive is None:
@@ -141,7 +213,7 @@ class EmfRecorder:
             ).decode()[1:-1]
             if len(self._members) < _CACHE_LIMIT:
                 self._members[members_key] = members
-        stamp = int(self.clock() * 1000)
         numbers = _encode(values).decode()[1:-1]
-        head = f'{{"_aws":{{"Timestamp":{stamp},"CloudWatchMetrics":{directive}}}'
+        stamp_text = stamp if isinstance(stamp, str) else str(stamp)
+        head = f'{{"_aws":{{"Timestamp":{stamp_text},"CloudWatchMetrics":{directive}}}'
         return f"{head},{members},{numbers}}}"
