@@ -171,3 +171,86 @@ def wait_for(url: str, process: subprocess.Popen[Any]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within 30 s")
+
+
+def test_plain_counters_export_what_prometheus_client_would() -> None:
+    """The recorder keeps plain numbers; its scrape has the families, samples and values that
+    prometheus_client's Counter and Histogram give for the same observations."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client.exposition import generate_latest
+
+    from service.telemetry import metrics as m
+    from service.telemetry.prometheus import PrometheusRecorder
+
+    observations = [
+        m.Observation("/predict", 200, 0.25, "v1", 1, 40, 1),
+        m.Observation("/predict", 200, 0.5, "v1", 1000, 900, 3, {"ShadowDisagreements": (2, "")}),
+        m.Observation("/predict", 200, 1.0, "v2", 2, None, 0),  # exactly on a bucket bound
+        m.Observation("/predict", 422, 3000.0, "v1"),  # past the last bound
+        m.Observation(m.UNMATCHED_ROUTE, 404, 0.1, m.NO_MODEL),
+        m.Observation("/health", 503, 0.05, m.NO_MODEL),
+    ]
+    recorder = PrometheusRecorder()
+    recorder.startup(model_loaded=True)
+    for observation in observations:
+        recorder.observe(observation)
+    got = samples(generate_latest(recorder.registry).decode())
+
+    # The same, the prometheus_client way.
+    registry = CollectorRegistry()
+    route, by_version = ["route"], ["route", "model_version"]
+    requests = Counter("fraudlite_requests", "", ["route", "status"], registry=registry)
+    client = Counter("fraudlite_client_errors", "", route, registry=registry)
+    server = Counter("fraudlite_server_errors", "", route, registry=registry)
+    latency = Histogram(
+        "fraudlite_request_duration_seconds",
+        "",
+        route,
+        registry=registry,
+        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
+    scoring = Histogram(
+        "fraudlite_scoring_time_seconds",
+        "",
+        route,
+        registry=registry,
+        buckets=(2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2),
+    )
+    batch = Histogram(
+        "fraudlite_batch_size",
+        "",
+        route,
+        registry=registry,
+        buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+    )
+    scored = Counter("fraudlite_transactions_scored", "", by_version, registry=registry)
+    flagged = Counter("fraudlite_transactions_flagged", "", by_version, registry=registry)
+    shadow = Counter("fraudlite_shadow_disagreements", "", by_version, registry=registry)
+    Counter("fraudlite_cold_starts", "", registry=registry).inc()
+    Counter("fraudlite_model_load_failures", "", registry=registry)
+    for o in observations:
+        requests.labels(o.route, str(o.status)).inc()
+        if 400 <= o.status < 500:
+            client.labels(o.route).inc()
+        elif o.status >= 500:
+            server.labels(o.route).inc()
+        latency.labels(o.route).observe(o.latency_ms / 1000)
+        if o.scored:
+            batch.labels(o.route).observe(o.batch_size)
+            scored.labels(o.route, o.model_version).inc(o.batch_size)
+            flagged.labels(o.route, o.model_version).inc(o.flagged)
+            if o.scoring_us is not None:
+                scoring.labels(o.route).observe(o.scoring_us / 1e6)
+        for value, _unit in o.extra.values():
+            shadow.labels(o.route, o.model_version).inc(value)
+    expected = samples(generate_latest(registry).decode())
+
+    def values(scrape: dict) -> dict:
+        return {k: v for k, v in scrape.items() if not k[0].endswith("_created")}
+
+    assert values(got).keys() == values(expected).keys()
+    for key, value in values(expected).items():
+        assert got[key] == pytest.approx(value), key
+    assert {k for k in got if k[0].endswith("_created")} == {
+        k for k in expected if k[0].endswith("_created")
+    }
