@@ -407,6 +407,21 @@ def process_sched(pid: int) -> tuple[float, float | None]:
     return cpu, wait
 
 
+def process_user_system(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process tree from /proc/PID/stat: system is the kernel's
+    share (syscalls, and on loopback the TCP delivery to the client done in the sender's call)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    user = system = 0.0
+    for proc in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        user += int(fields[11]) / ticks
+        system += int(fields[12]) / ticks
+    return user, system
+
+
 # --- the profiled worker ------------------------------------------------------------------------
 
 #: Layers of the socket-to-socket path, recognised from a function's file or name (first match).
@@ -589,16 +604,17 @@ def group_samples(
     requests: int,
     rate: int,
     seconds: float,
-    cpu_us_per_request: float | None = None,
-    wait_us_per_request: float | None = None,
+    user_us_per_request: float | None = None,
+    system_us_per_request: float | None = None,
 ) -> dict[str, Any]:
     """py-spy's raw (folded) output grouped by layer, and the hottest innermost frames.
 
-    py-spy samples a thread that is running *or runnable*: time spent waiting for a core counts
-    too, and on a shared machine that wait lands mostly in the syscall that woke the client
-    (the kernel preempts the server there). So the shares are scaled to CPU + run-queue wait per
-    request, both measured over the profiled run, and the syscall layer's CPU is estimated as
-    its time less the measured wait.
+    py-spy samples a thread that is running *or runnable*, so on a shared machine the time a
+    server waits for a core after waking the client lands in the syscall that woke it, and the
+    profiler's own stops inflate the run. So the sample shares are not used as CPU shares
+    directly: the syscall layers get the server's measured kernel (system) CPU per request, and
+    the other layers split its user CPU per request in proportion to their samples; both CPU
+    figures come from the load rounds, without the profiler.
     """
     by_layer: dict[str, int] = defaultdict(int)
     leaves: dict[str, int] = defaultdict(int)
@@ -611,47 +627,55 @@ def group_samples(
         total += n
         by_layer[sample_layer(stack)] += n
         leaves[stack.split(";")[-1]] += n
-    busy = None
-    if cpu_us_per_request is not None:
-        busy = cpu_us_per_request + (wait_us_per_request or 0.0)
-    layers = {
-        layer: {
-            "share": n / total,
+    kernel_layers = {SOCKET_LAYER, LOG_IO_LAYER}
+    kernel = sum(n for layer, n in by_layer.items() if layer in kernel_layers)
+    user = total - kernel
+    cpu = None
+    if user_us_per_request is not None and system_us_per_request is not None:
+        cpu = user_us_per_request + system_us_per_request
+
+    def us(layer: str, n: int) -> float | None:
+        if cpu is None:
+            return None
+        if layer in kernel_layers:
+            return n / kernel * system_us_per_request if kernel else 0.0  # type: ignore[operator]
+        return n / user * user_us_per_request if user else 0.0  # type: ignore[operator]
+
+    layers = {}
+    for layer, n in sorted(by_layer.items(), key=lambda item: -item[1]):
+        figure = us(layer, n)
+        layers[layer] = {
             "samples": n,
-            "us_per_request": n / total * busy if busy is not None else None,
+            "sample_share": n / total,
+            "us_per_request": figure,
+            "cpu_share": figure / cpu if figure is not None and cpu else None,
         }
-        for layer, n in sorted(by_layer.items(), key=lambda item: -item[1])
-        if total
-    }
-    kernel = layers.get(SOCKET_LAYER, {}).get("us_per_request")
     return {
         "method": "py-spy record --native (sampling; the server runs unmodified)",
         "note": (
             "samples of running or runnable threads, each charged to the innermost frame that "
-            "names a layer; us_per_request = share x (CPU + run-queue wait) µs per request, "
-            "both measured over the profiled run"
+            "names a layer; us_per_request: the syscall layers share the measured system CPU per "
+            "request, the others the measured user CPU per request, by samples"
         ),
         "requests": requests,
         "samples": total,
         "rate_hz": rate,
         "busy_share_of_wall": total / (rate * seconds) if seconds else None,
-        "cpu_us_per_request": cpu_us_per_request,
-        "runqueue_wait_us_per_request": wait_us_per_request,
-        "syscalls_cpu_estimate_us_per_request": (
-            max(0.0, kernel - (wait_us_per_request or 0.0)) if kernel is not None else None
-        ),
+        "user_us_per_request": user_us_per_request,
+        "system_us_per_request": system_us_per_request,
         "layers": layers,
         "top_leaf_frames": [
-            {"frame": frame, "share": n / total}
+            {"frame": frame, "sample_share": n / total}
             for frame, n in sorted(leaves.items(), key=lambda item: -item[1])[:25]
         ],
     }
 
 
 def sample_arm(
-    arm: Arm, server: Any, client: LoadClient, config: Config, cpu_us_per_request: float | None
+    arm: Arm, server: Any, client: LoadClient, config: Config, figures: dict[str, Any]
 ) -> dict[str, Any]:
-    """py-spy on a running (warm) server while the client loads it for ``profile_seconds``."""
+    """py-spy on a running (warm) server while the client loads it for ``profile_seconds``;
+    ``figures`` are the arm's unprofiled results (their user and system CPU scale the layers)."""
     py_spy = require_py_spy()
     rate = 250
     out = config.out / "http_compare" / f"profile_{arm.name}.txt"
@@ -669,20 +693,24 @@ def sample_arm(
     if recorder.returncode != 0 or not out.exists():
         raise BenchmarkError(f"py-spy failed ({recorder.returncode}): {log[-2000:]!r}")
     n = max(result.requests, 1)
-    wait = None
-    if wait_before is not None and wait_after is not None:
-        wait = max(0.0, wait_after - wait_before) / n * 1e6
     grouped = group_samples(
         out.read_text(),
         result.requests,
         rate,
         result.seconds,
-        cpu_us_per_request=(cpu_after - cpu_before) / n * 1e6,
-        wait_us_per_request=wait,
+        user_us_per_request=figures.get("server_user_us_per_request"),
+        system_us_per_request=figures.get("server_system_us_per_request"),
     )
-    grouped["profiled_requests_per_s"] = result.requests_per_s
-    # The same server's CPU per request in the load rounds, without py-spy attached.
-    grouped["cpu_us_per_request_unprofiled"] = cpu_us_per_request
+    # What attaching py-spy did to the run (its stops cost the server CPU and throughput).
+    grouped["profiled_run"] = {
+        "requests_per_s": result.requests_per_s,
+        "cpu_us_per_request": (cpu_after - cpu_before) / n * 1e6,
+        "runqueue_wait_us_per_request": (
+            max(0.0, wait_after - wait_before) / n * 1e6
+            if wait_before is not None and wait_after is not None
+            else None
+        ),
+    }
     return grouped
 
 
@@ -762,6 +790,11 @@ def bodies_for(target: str, transactions: int, seed: int) -> list[bytes]:
     return [json.dumps(single_body(raw, target)).encode() for raw in raws]  # type: ignore[arg-type]
 
 
+def _median(rounds: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rounds if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
 def summarize_arm(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """An arm's figures over its rounds: pooled requests/s, median-of-rounds percentiles."""
     seconds = sum(r["seconds"] for r in rounds)
@@ -787,6 +820,8 @@ def summarize_arm(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "failed_responses": failed,
         "errors": sum(sum(r["errors"].values()) for r in rounds),
         "server_cpu_us_per_request": statistics.median(cpu) if cpu else None,
+        "server_user_us_per_request": _median(rounds, "server_user_us_per_request"),
+        "server_system_us_per_request": _median(rounds, "server_system_us_per_request"),
         "cpu_bound_requests_per_s": 1e6 / statistics.median(cpu) if cpu else None,
         "server_runqueue_wait_us_per_request": statistics.median(waits) if waits else None,
         "client_cpu_share": statistics.median(r["client_cpu_share"] for r in rounds),
@@ -874,13 +909,17 @@ def measure_round(server: Any, client: LoadClient, config: Config) -> dict[str, 
     """One timed load run against a running server, with the server's CPU per request."""
     load_before = os.getloadavg()[0]
     cpu_before, wait_before = process_sched(server.process.pid)
+    user_before, system_before = process_user_system(server.process.pid)
     result = client.run(server.port, config.connections, config.seconds)
     cpu_after, wait_after = process_sched(server.process.pid)
+    user_after, system_after = process_user_system(server.process.pid)
     cpu = cpu_after - cpu_before
     n = result.requests
     out = result.as_dict()
     out["server_cpu_s"] = cpu
     out["server_cpu_us_per_request"] = cpu / n * 1e6 if n else None
+    out["server_user_us_per_request"] = (user_after - user_before) / n * 1e6 if n else None
+    out["server_system_us_per_request"] = (system_after - system_before) / n * 1e6 if n else None
     # The requests/s one dedicated core would give at this CPU cost: robust to a busy machine.
     out["cpu_bound_requests_per_s"] = n / cpu if cpu > 0 else None
     if wait_before is not None and wait_after is not None and n:
@@ -1003,7 +1042,7 @@ def run(config: Config) -> dict[str, Any]:
             if profiler == "py-spy":
                 # The measured server itself, still warm: nothing in it changes.
                 profiles[arm.name] = sample_arm(
-                    arm, servers[arm.name], clients[arm.target], config, cpu
+                    arm, servers[arm.name], clients[arm.target], config, arms[arm.name]
                 )
             else:
                 profiles[arm.name] = profile_arm(arm, clients[arm.target], config, cpu)
@@ -1109,16 +1148,19 @@ def table(report: dict[str, Any]) -> str:
         )
     for name, prof in report.get("profile", {}).items():
         lines.append(f"where {name}'s time per request goes ({prof['method'].split(' (')[0]}):")
-        if prof.get("cpu_us_per_request") is not None:
+        if prof.get("user_us_per_request") is not None:
             lines.append(
-                f"  (profiled run: CPU {prof['cpu_us_per_request']:.0f} µs + run-queue wait "
-                f"{prof.get('runqueue_wait_us_per_request') or 0:.0f} µs per request; syscalls' "
-                f"CPU about {prof.get('syscalls_cpu_estimate_us_per_request') or 0:.0f} µs)"
+                f"  (unprofiled: user {prof['user_us_per_request']:.0f} µs + kernel "
+                f"{prof['system_us_per_request']:.0f} µs CPU per request; columns: CPU share, "
+                "CPU µs, share of samples)"
             )
-        for layer, figures in prof["layers"].items():
-            if figures["share"] >= 0.01:
-                us = figures["us_per_request"]
-                lines.append(f"  {figures['share']:6.1%}  {us or 0:6.0f} µs  {layer}")
+        rows = sorted(prof["layers"].items(), key=lambda item: -(item[1]["us_per_request"] or 0))
+        for layer, figures in rows:
+            share = figures.get("cpu_share", figures.get("share")) or 0.0
+            sampled = figures.get("sample_share", share)
+            if share >= 0.01 or sampled >= 0.01:
+                us = figures["us_per_request"] or 0
+                lines.append(f"  {share:6.1%} {us:6.0f} µs  {sampled:6.1%}  {layer}")
     git = report["git"]
     dirty = " (+ uncommitted service/ changes)" if git["service_uncommitted"] else ""
     lines.append(

@@ -233,7 +233,7 @@ def test_sampled_stacks_are_charged_to_their_layer() -> None:
         ]
     )
     grouped = http_compare.group_samples(
-        raw, requests=10, rate=100, seconds=1, cpu_us_per_request=150.0, wait_us_per_request=50.0
+        raw, requests=10, rate=100, seconds=1, user_us_per_request=140.0, system_us_per_request=60.0
     )
     layers = grouped["layers"]
     assert layers[http_compare.SOCKET_LAYER]["samples"] == 4
@@ -243,11 +243,15 @@ def test_sampled_stacks_are_charged_to_their_layer() -> None:
     assert layers["onnxruntime (session.run, C++ and its python wrapper)"]["samples"] == 6
     assert layers["event loop (uvloop + libuv, C)"]["samples"] == 1
     assert layers[http_compare.UNATTRIBUTED]["samples"] == 2
-    assert sum(layer["share"] for layer in layers.values()) == pytest.approx(1.0)
+    assert sum(layer["sample_share"] for layer in layers.values()) == pytest.approx(1.0)
+    # The 6 syscall samples share the 60 µs of kernel CPU; the 14 others the 140 µs of user CPU.
+    assert layers[http_compare.SOCKET_LAYER]["us_per_request"] == pytest.approx(40.0)
+    assert layers["onnxruntime (session.run, C++ and its python wrapper)"][
+        "us_per_request"
+    ] == pytest.approx(60.0)
     assert sum(layer["us_per_request"] for layer in layers.values()) == pytest.approx(200.0)
+    assert sum(layer["cpu_share"] for layer in layers.values()) == pytest.approx(1.0)
     assert grouped["samples"] == 20 and grouped["busy_share_of_wall"] == pytest.approx(0.2)
-    # 4 of 20 samples in syscalls = 40 µs of the 200 µs busy time; 50 µs of it was waiting.
-    assert grouped["syscalls_cpu_estimate_us_per_request"] == 0.0
 
 
 def test_server_cpu_is_read_for_a_live_process() -> None:
