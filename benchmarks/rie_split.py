@@ -13,7 +13,9 @@ v2 POST /predict event to each in turn (interleaved, one keep-alive connection p
   answer, under awslambdaric: + the JSON work any Python handler does;
 - ``fraudlite``: ``service.lambda_handler.handler``, under awslambdaric: + fraudlite;
 - ``fraudlite_timed``: the same handler wrapped to report its own time in a response header, so
-  fraudlite's in-handler time is measured in place, beside the round trip.
+  fraudlite's in-handler time is measured in place, beside the round trip;
+- ``fraudlite_quiet``: ``fraudlite_timed`` with FRAUD_METRICS=off and FRAUD_LOG_LEVEL=WARNING:
+  no request log line and no EMF record on stdout (which the emulator, like Lambda, reads).
 
 p50/p99 of the round trip per arm, the differences between adjacent arms (who adds what), and
 fraudlite's in-handler p50/p99. Writes ``rie_split.json`` and ``rie_split.png`` under ``--out``.
@@ -36,7 +38,18 @@ from typing import Any, Final
 CONSTANT_BODY: Final = '{"probability_fraud": 0.0, "is_fraud": false}'
 HANDLER_MODULE: Final = "rie_split_handlers"
 TIMING_HEADER: Final = "x-handler-us"
-ARMS: Final = ("raw_empty", "ric_empty", "ric_json", "fraudlite", "fraudlite_timed")
+ARMS: Final = (
+    "raw_empty",
+    "ric_empty",
+    "ric_json",
+    "fraudlite",
+    "fraudlite_timed",
+    "fraudlite_quiet",
+)
+#: fraudlite_quiet: the timed handler without its two stdout lines per invoke (the JSON request
+#: line and the EMF metrics record), to price them.
+QUIET_ENV: Final = {"FRAUD_METRICS": "off", "FRAUD_LOG_LEVEL": "WARNING"}
+TIMED: Final = ("fraudlite_timed", "fraudlite_quiet")
 
 
 def empty_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -165,6 +178,7 @@ def start_emulator(
         "ric_json": f"{HANDLER_MODULE}.json_handler",
         "fraudlite": "service.lambda_handler.handler",
         "fraudlite_timed": f"{HANDLER_MODULE}.fraudlite_timed_handler",
+        "fraudlite_quiet": f"{HANDLER_MODULE}.fraudlite_timed_handler",
     }[arm]
     port, api_port = tools.free_port(), tools.free_port()
     command = [
@@ -182,7 +196,9 @@ def start_emulator(
         process = subprocess.Popen(
             command,
             cwd=task,
-            env=tools.isolated_env(bundle, task, env),
+            env=tools.isolated_env(
+                bundle, task, {**env, **(QUIET_ENV if arm == "fraudlite_quiet" else {})}
+            ),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -214,6 +230,7 @@ def split(arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
         ("JSON decode/encode of body and answer", "ric_empty", "ric_json"),
         ("fraudlite beyond a JSON-only handler", "ric_json", "fraudlite"),
         ("fraudlite beyond an empty handler", "ric_empty", "fraudlite"),
+        ("the request line and EMF record on stdout", "fraudlite_quiet", "fraudlite_timed"),
     ]
     out: dict[str, Any] = {}
     for label, before, after in steps:
@@ -255,7 +272,7 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
     ]
     meta = {**run_metadata(), "git": git_state()}
     times: dict[str, list[float]] = {arm: [] for arm in ARMS}
-    handler_us: list[float] = []
+    handler_us: dict[str, list[float]] = {arm: [] for arm in TIMED}
     processes = []
     with tempfile.TemporaryDirectory(prefix="fraudlite-rie-split-") as scratch:
         root = Path(scratch)
@@ -284,8 +301,8 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
                     begun = time.perf_counter()
                     answer = invokers[arm].invoke(payload)
                     times[arm].append((time.perf_counter() - begun) * 1000)
-                    if arm == "fraudlite_timed":
-                        handler_us.append(float(answer["headers"][TIMING_HEADER]))
+                    if arm in TIMED:
+                        handler_us[arm].append(float(answer["headers"][TIMING_HEADER]))
         finally:
             for invoker in invokers.values():
                 invoker.close()
@@ -293,7 +310,8 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
                 process.terminate()
                 process.wait(timeout=10)
     arms = {arm: {"round_trip_ms": percentiles(values)} for arm, values in times.items()}
-    handler_ms = percentiles([us / 1000 for us in handler_us])
+    in_handler = {arm: percentiles([us / 1000 for us in handler_us[arm]]) for arm in TIMED}
+    handler_ms = in_handler["fraudlite_timed"]
     report = {
         **meta,
         "load_average_1m_end": round(os.getloadavg()[0], 2),
@@ -303,6 +321,8 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
         "client": "http.client, one keep-alive connection per emulator, interleaved arms",
         "arms": arms,
         "fraudlite_in_handler_ms": handler_ms,
+        "fraudlite_quiet_in_handler_ms": in_handler["fraudlite_quiet"],
+        "stdout_lines_in_handler_p50_ms": handler_ms["p50"] - in_handler["fraudlite_quiet"]["p50"],
         "split_ms": split(arms),
         "shares_of_fraudlite_p50": shares(arms, handler_ms),
     }
@@ -370,9 +390,13 @@ def table(report: dict[str, Any]) -> str:
     for arm, figures in report["arms"].items():
         rt = figures["round_trip_ms"]
         lines.append(f"{arm:18} {rt['p50']:8.3f} {rt['p90']:8.3f} {rt['p99']:8.3f}")
-    h = report["fraudlite_in_handler_ms"]
-    if h.get("count"):
-        lines.append(f"fraudlite in-handler: p50 {h['p50']:.3f} ms, p99 {h['p99']:.3f} ms")
+    for key, label in (
+        ("fraudlite_in_handler_ms", "fraudlite in-handler"),
+        ("fraudlite_quiet_in_handler_ms", "fraudlite in-handler, no stdout lines"),
+    ):
+        h = report.get(key) or {}
+        if h.get("count"):
+            lines.append(f"{label}: p50 {h['p50']:.3f} ms, p99 {h['p99']:.3f} ms")
     for label, step in report["split_ms"].items():
         lines.append(f"  {label}: p50 {step['p50_ms']:+.3f} ms, p99 {step['p99_ms']:+.3f} ms")
     git = report["git"]
