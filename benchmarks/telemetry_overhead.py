@@ -34,6 +34,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -199,12 +200,16 @@ def in_process(model: LoadedModel, settings: Settings, rounds: int, requests: in
 def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: int) -> dict:
     """CPU time of exactly the code telemetry adds to a single-transaction /predict request.
 
-    The end-to-end difference above subtracts two ~0.3 ms totals and is at the mercy of the
+    The end-to-end difference above subtracts two ~0.2 ms totals and is at the mercy of the
     machine's load; this times the added code alone, on a real request's values: the scoring
-    route's ``record_decisions`` plus the middleware's telemetry step (EMF record and decision
-    line rendered and buffered on stdout, or Prometheus updated and the decision file written).
-    Reported as the median and the minimum over ``repeats`` runs of ``number`` calls.
+    route's ``record_decisions`` plus the writer's telemetry step (EMF record and decision
+    line rendered and buffered on stdout, or Prometheus updated and the decision file written),
+    with the decision log wrapped for drift bins as the app wraps it (``with_drift_bins``) when
+    the model carries a reference profile. Reported as the median and the minimum over
+    ``repeats`` runs of ``number`` calls, and split into its parts (``parts``: each timed alone
+    the same way), to say where the microseconds go.
     """
+    from service.monitoring.decisions import DriftBinsLog, with_drift_bins
     from service.state import ServiceState
 
     state = ServiceState(settings=settings, model=model)
@@ -213,8 +218,6 @@ def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: in
         json.dumps({**schema.EXAMPLE_TRANSACTION, "transaction_id": "bench-1"}).encode()
     )
     probabilities, labels = model.score(parsed.columns)
-    app = create_app(settings, model)
-    route = next(r for r in app.routes if getattr(r, "path", None) == "/predict")
     out: dict[str, Any] = {"repeats": repeats, "calls_per_repeat": number}
     with tempfile.TemporaryDirectory(prefix="telemetry-direct-") as tmp:
         sink = (Path(tmp) / "stdout.log").open("w", encoding="utf-8")
@@ -222,42 +225,64 @@ def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: in
         try:
             sys.stdout = sink
             for config in ("lambda", "server"):
-                one_request, baseline = _direct_calls(
-                    telemetry_for(config, Path(tmp)), model, parsed, route, (probabilities, labels)
-                )
-                runs = []
-                for _ in range(repeats):
-                    gc.collect()
-                    start = time.process_time_ns()
-                    for _ in range(number):
-                        one_request()
-                    middle = time.process_time_ns()
-                    for _ in range(number):
-                        baseline()
-                    end = time.process_time_ns()
-                    runs.append(((middle - start) - (end - middle)) / number / 1000)
-                out[config] = {"median_us": statistics.median(runs), "min_us": min(runs)}
-                progress("telemetry", f"direct {config}: {out[config]['median_us']:.2f} µs")
+                telemetry = with_drift_bins(telemetry_for(config, Path(tmp)), model)
+                calls = _direct_calls(telemetry, model, parsed, (probabilities, labels))
+                timed = {
+                    name: _time_call(call, baseline, repeats, number)
+                    for name, (call, baseline) in calls.items()
+                }
+                whole = timed.pop("telemetry")
+                out[config] = {
+                    **whole,
+                    "drift_bins": isinstance(telemetry.decisions, DriftBinsLog),
+                    "parts": {name: part["median_us"] for name, part in timed.items()},
+                }
+                progress("telemetry", f"direct {config}: {whole['median_us']:.2f} µs")
         finally:
             sys.stdout = saved
             sink.close()
     return out
 
 
+def _time_call(
+    call: Callable[[], Any], baseline: Callable[[], Any], repeats: int, number: int
+) -> dict[str, float]:
+    """Median and minimum CPU µs of ``call`` minus ``baseline`` over ``repeats`` runs."""
+    runs = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.process_time_ns()
+        for _ in range(number):
+            call()
+        middle = time.process_time_ns()
+        for _ in range(number):
+            baseline()
+        end = time.process_time_ns()
+        runs.append(((middle - start) - (end - middle)) / number / 1000)
+    return {"median_us": statistics.median(runs), "min_us": min(runs)}
+
+
 def _direct_calls(
-    telemetry: Telemetry, model: LoadedModel, parsed: Any, route: Any, scored: tuple[Any, Any]
-) -> tuple[Callable[[], None], Callable[[], Any]]:
-    """One request's telemetry work, and the same set-up without it (subtracted)."""
+    telemetry: Telemetry, model: LoadedModel, parsed: Any, scored: tuple[Any, Any]
+) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """One request's telemetry work (``telemetry``) and its parts alone, each with the set-up
+    it repeats without the work (subtracted): name -> (call, baseline)."""
+    from service.telemetry.metrics import Observation
     from service.telemetry.request_record import RequestLog, RequestLogWriter, record_decisions
 
     writer = RequestLogWriter(model.version, telemetry)
     probabilities, labels = scored
     request_id = "f2c0a8d1e3b44c5f9a7b6c5d4e3f2a1b"
-    route_path = getattr(route, "path", None) or "/predict"
+    route = "/predict"
+    decisions = telemetry.decisions
+    assert decisions is not None
 
-    def one_request() -> None:
-        record = RequestLog(request_id=request_id, telemetry_on=True)
+    def new_record(on: bool = True) -> RequestLog:
+        record = RequestLog(request_id=request_id, telemetry_on=on)
         record.batch_size, record.scoring_us = 1, 50
+        return record
+
+    def note(record: RequestLog) -> RequestLog:
         record_decisions(
             record,
             model_version=model.version,
@@ -267,16 +292,34 @@ def _direct_calls(
             columns=parsed.columns,
             transaction_ids=parsed.transaction_ids,
         )
-        writer._telemetry(route_path, record, 200, time.perf_counter_ns())
+        return record
+
+    def one_request() -> None:
+        writer._telemetry(route, note(new_record()), 200, time.perf_counter_ns())
         # No flush here: in a request the request log line's flush (one write system call,
         # there with telemetry off too) carries these lines; the extra bytes are copied here.
 
-    def baseline() -> dict[str, Any]:
-        record = RequestLog(request_id=request_id)
-        record.batch_size, record.scoring_us = 1, 50
-        return {"type": "http", "route": route, "record": record}
+    noted = note(new_record())
+    batch = noted.decisions
+    assert batch is not None
 
-    return one_request, baseline
+    def decision_line() -> None:
+        decisions.record(batch, request_id, route)
+
+    def metrics() -> None:
+        telemetry.metrics.observe(
+            Observation(route, 200, 0.2, writer.model_version or "none", 1, 50, noted.flagged, {})
+        )
+
+    def nothing() -> None:
+        pass
+
+    return {
+        "telemetry": (one_request, new_record),
+        "record_decisions": (lambda: note(new_record()), new_record),
+        "decision_log": (decision_line, nothing),
+        "metrics": (metrics, nothing),
+    }
 
 
 def summarize_rounds(per_round: dict[str, list[float]], n: int) -> dict[str, Any]:
@@ -497,6 +540,24 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def git_commit() -> dict[str, Any]:
+    """The measured commit, and whether the working tree differed from it (others may be
+    editing unrelated files: the modified paths are listed)."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            [shutil.which("git") or "git", *args],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    modified = [line[3:] for line in git("status", "--porcelain", "-uno").splitlines()]
+    return {"sha": git("rev-parse", "HEAD"), "modified_paths": modified}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_ARTIFACTS / "model.onnx")
@@ -517,13 +578,18 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
     model = load_model(settings)
     if not isinstance(model, LoadedModel):
         raise BenchmarkError(f"model not loaded: {model.reason}")
-    results: dict[str, Any] = {**run_metadata(), "model_version": model.version}
+    results: dict[str, Any] = {
+        **run_metadata(),
+        "model_version": model.version,
+        "commit": git_commit(),
+    }
     results["in_process"] = in_process(model, settings, args.rounds, args.requests)
     results["direct_path"] = direct_path(model, settings, repeats=15, number=5000)
     results["cold_start"] = cold_start(model_path, args.cold_runs)
     results["telemetry_imports"] = telemetry_imports(model_path, args.import_runs)
     results["library_imports"] = library_imports(args.library_python, args.import_runs)
     results["verdicts"] = verdicts(results)
+    results["load_average_at_end"] = list(os.getloadavg())
     json_path = write_json(args.out / "telemetry_overhead.json", results)
     png_path = plot(results, args.out / "telemetry_overhead.png")
     buffer = io.StringIO()

@@ -74,6 +74,9 @@ def test_in_process_and_direct_path_report_every_configuration(
             )
     direct = direct_path(model, settings, repeats=2, number=20)
     assert set(direct) >= {"lambda", "server"}
+    for config in ("lambda", "server"):
+        assert set(direct[config]["parts"]) == {"record_decisions", "decision_log", "metrics"}
+        assert isinstance(direct[config]["drift_bins"], bool)
 
 
 def test_overheads_are_paired_differences_and_verdicts_follow_budgets() -> None:

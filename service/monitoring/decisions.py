@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 from typing import Final
 
+import msgspec
+
 from service.model.core import LoadedModel
 from service.monitoring.binning import Binner
 from service.monitoring.records import BINS_FIELD
@@ -21,8 +23,9 @@ from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.telemetry.decision_log import DecisionBatch, DecisionLog
 from service.telemetry.setup import Telemetry
 
-#: What precedes the indices in a single-row line (the list itself is joined by hand).
-_BINS_HEAD: Final = f',"{BINS_FIELD}":['
+#: What precedes the indices in a single-row line.
+_BINS_HEAD: Final = f',"{BINS_FIELD}":'
+_encode = msgspec.json.Encoder().encode
 
 
 class DriftBinsLog(DecisionLog):
@@ -41,13 +44,11 @@ class DriftBinsLog(DecisionLog):
             # The common request: the indices go straight into the pre-encoded line, without
             # a list per row or a pass through the general renderer.
             try:
-                tail = _BINS_HEAD + ",".join(
-                    map(str, self.binner.one_row(batch.columns, batch.probabilities.item()))
-                )
+                bins = self.binner.one_row(batch.columns, batch.probabilities.item())
             except (ValueError, KeyError, IndexError):
                 tail = ""  # a row the reference cannot bin is logged without bins, never dropped
             else:
-                tail += "]"
+                tail = _BINS_HEAD + _encode(bins).decode()
             return self.render_single(batch, request_id, route, tail)
         with contextlib.suppress(ValueError, KeyError, IndexError):  # as above: without bins
             batch.extra[BINS_FIELD] = self.binner.bin_rows(batch.columns, batch.probabilities)
