@@ -678,7 +678,7 @@ def sample_arm(
     ``figures`` are the arm's unprofiled results (their user and system CPU scale the layers)."""
     py_spy = require_py_spy()
     rate = 250
-    out = config.out / "http_compare" / f"profile_{arm.name}.txt"
+    out = config.work / f"profile_{arm.name}.txt"
     out.unlink(missing_ok=True)
     seconds = config.profile_seconds
     command = [py_spy, "record", "--native", "-r", str(rate), "-f", "raw"]
@@ -886,6 +886,9 @@ class Config:
     seed: int = 0
     profile_seconds: float = 5.0
     profiler: str = "auto"  # "py-spy", "cprofile" or "auto" (py-spy when installed)
+    #: Server logs (a line per request: tens of MiB), wrk's script, raw profiles: kept for a
+    #: look after the run, outside the repository.
+    work: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "fraudlite-http")
 
 
 def _start(arm: Arm, artifacts: Path, log_dir: Path) -> Any:
@@ -937,7 +940,7 @@ def profile_arm(
 
     model = require(config.artifacts / "model.onnx", "run fraud-convert first")
     port = free_port()
-    log_dir = config.out / "http_compare"
+    log_dir = config.work
     stats_path = log_dir / f"profile_{arm.name}.prof"
     stats_path.unlink(missing_ok=True)
     command = [
@@ -1001,7 +1004,7 @@ def choose_profiler(kind: str) -> str:
 def run(config: Config) -> dict[str, Any]:
     """Start every arm, run the interleaved rounds, profile fraudlite; write JSON and PNG."""
     kind, wrk = choose_client(config.client)
-    log_dir = config.out / "http_compare"
+    log_dir = config.work
     progress("http", f"load generator: {kind}, {config.connections} connections")
     clients = {
         target: LoadClient(kind, bodies_for(target, config.transactions, config.seed), log_dir, wrk)
@@ -1063,6 +1066,7 @@ def run(config: Config) -> dict[str, Any]:
             "client": kind,
             "transactions": config.transactions,
             "artifacts": str(config.artifacts),
+            "logs_and_raw_profiles": str(config.work),
             "body": "one transaction per POST /predict, cycling through generated rows",
         },
         "arms": arms,
