@@ -153,7 +153,7 @@ def ray_chunks(plan: Plan, fetched: FetchedModel) -> Iterator[ScoredChunk]:
             batch_size=1,  # one part per call: actors take the next part as they finish one
             batch_format="pyarrow",
             fn_constructor_args=(plan, fetched.data, fetched.source, fetched.sha256),
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=SCORE_CPUS,
         )
         numbers = RowNumbers(layout_has_row=not plan.layout.use_transaction_id)
