@@ -8,16 +8,21 @@ Each run is a fresh process (``--child``), timed end to end as a user would see 
 load, reading, scoring, writing a Parquet result), with its peak RSS (the process's own high-water
 mark, VmHWM; for Ray the sum over the process tree, driver, raylet and workers, sampled every
 0.1 s) and its CPU seconds, which a busy shared machine disturbs less than wall time. Both sides
-write the same Parquet output (row, probability, decision). The data is generated once
-(train/synthetic.py) into ``--work`` and reused. Results: benchmarks/results/batch_score.json and
-batch_score.png.
+write the same Parquet output (row, probability, decision) and get the same cores: fraud-score
+2 workers, the baseline's XGBoost its default threads (all cores). The engines run back to back in
+``--repeats`` rounds whose order alternates (baseline, local, ray, then ray, local, baseline, ...),
+so a neighbour's load falls on every arm alike; the comparisons use each arm's median, and every
+run records the load average when it started. The data is generated once (train/synthetic.py)
+into ``--work`` and reused. Results: benchmarks/results/batch_score.json and batch_score.png.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -138,6 +143,7 @@ def measure(engine: str, source: Path, artifacts: Path, work: Path) -> dict[str,
     output = work / f"out-{engine}-{source.name.split('.')[-1]}.parquet"
     command = [sys.executable, "-m", "benchmarks.batch_score", "--child", engine]
     command += [str(source), str(artifacts), str(output)]
+    load_at_start = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     tree_peak = 0
@@ -165,7 +171,32 @@ def measure(engine: str, source: Path, artifacts: Path, work: Path) -> dict[str,
         "cpu_us_per_row": round(cpu_seconds / max(rows, 1) * 1e6, 2),
         "peak_rss_mib": round(result["peak_rss_kib"] / 1024, 1),
         "tree_peak_rss_mib": round(max(tree_peak, result["peak_rss_kib"]) / 1024, 1),
+        "load_average_1m_at_start": round(load_at_start, 2),
     }
+
+
+def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per engine and format: the median of its runs (peak RSS: the largest)."""
+    rows = []
+    for kind in dict.fromkeys(r["format"] for r in results):
+        for engine in dict.fromkeys(r["engine"] for r in results):
+            runs = [r for r in results if r["format"] == kind and r["engine"] == engine]
+            if not runs:
+                continue
+            row: dict[str, Any] = {"engine": engine, "format": kind, "runs": len(runs)}
+            row["rows"] = runs[0]["rows"]
+            for key in ("seconds", "rows_per_second", "cpu_seconds", "cpu_us_per_row"):
+                row[key] = round(statistics.median(r[key] for r in runs), 2)
+            row["rows_per_second"] = round(row["rows_per_second"])
+            row["job_seconds"] = (
+                round(statistics.median(r["job_seconds"] for r in runs), 2)
+                if runs[0]["job_seconds"] is not None
+                else None
+            )
+            for key in ("peak_rss_mib", "tree_peak_rss_mib", "load_average_1m_at_start"):
+                row[key] = max(r[key] for r in runs)
+            rows.append(row)
+    return rows
 
 
 def ensure_artifacts(artifacts: Path) -> dict[str, Any]:
@@ -230,7 +261,8 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     bar_colors = [colors[r["engine"]] for r in results]
     axes[0].bar(labels, [r["rows_per_second"] / 1e3 for r in results], color=bar_colors)
     axes[0].set_ylabel("thousand rows/s (end to end)")
-    axes[0].set_title(f"{results[0]['rows']:,} rows, 2 cores")
+    runs = results[0].get("runs", 1)
+    axes[0].set_title(f"{results[0]['rows']:,} rows, 2 cores, median of {runs} run(s)")
     axes[1].bar(labels, [r["tree_peak_rss_mib"] for r in results], color=bar_colors)
     axes[1].axhline(600, color="red", linestyle="--", linewidth=1, label="600 MiB target")
     axes[1].set_ylabel("peak RSS, MiB (process tree)")
@@ -257,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "fraudlite" / "batch")
     p.add_argument("--artifacts", type=Path, default=None, help="default: WORK/model")
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "batch_score.json")
+    p.add_argument(
+        "--repeats", type=int, default=2, help="rounds of every engine, in alternating order"
+    )
     args = p.parse_args(argv)
     engines = tuple(e for e in args.engines.split(",") if e)
     formats = tuple(f for f in args.formats.split(",") if f)
@@ -266,14 +301,18 @@ def main(argv: list[str] | None = None) -> int:
     files = ensure_data(args.work, args.rows, formats)
     results = []
     for kind in formats:
-        for engine in engines:
-            progress("batch", f"{engine} on {files[kind].name}")
-            result = measure(engine, files[kind], Path(model["path"]), args.work)
-            progress("batch", json.dumps(result))
-            results.append(result)
+        for round_number in range(args.repeats):
+            order = engines if round_number % 2 == 0 else tuple(reversed(engines))
+            for engine in order:
+                progress("batch", f"{engine} on {files[kind].name} (round {round_number + 1})")
+                result = measure(engine, files[kind], Path(model["path"]), args.work)
+                result["round"] = round_number + 1
+                progress("batch", json.dumps(result))
+                results.append(result)
+    summary = medians(results)
     comparisons = {}
     for kind in formats:
-        by = {r["engine"]: r for r in results if r["format"] == kind}
+        by = {r["engine"]: r for r in summary if r["format"] == kind}
         base, local, ray = by.get("baseline"), by.get("local"), by.get("ray")
         comparisons[kind] = {
             "local_vs_baseline_rows_per_second": ratio(
@@ -286,16 +325,19 @@ def main(argv: list[str] | None = None) -> int:
         }
     document = {
         **meta,
-        "load_average_1m_at_end": round(__import__("os").getloadavg()[0], 2),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "rows": args.rows,
         "model": model,
-        "results": results,
+        "repeats": args.repeats,
+        "summary": summary,
         "comparisons": comparisons,
-        "note": "end-to-end wall time of a fresh process per run; the machine is shared (see the "
-        "load averages), so figures vary between runs",
+        "results": results,
+        "note": "end-to-end wall time of a fresh process per run; summary rows are medians over "
+        "the rounds (peak RSS and load: the largest); the machine is shared (see the load "
+        "averages), so figures vary between runs",
     }
     write_json(args.out, document)
-    plot(results, args.out.with_suffix(".png"))
+    plot(summary, args.out.with_suffix(".png"))
     print(json.dumps(document["comparisons"], indent=2))
     return 0
 
