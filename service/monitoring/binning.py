@@ -20,6 +20,8 @@ from service.monitoring.reference import FeatureProfile, ReferenceProfile
 
 #: Batches up to this size are binned in plain Python (see :meth:`Binner.bin_rows`).
 SMALL_BATCH = 16
+# Kinds of entry in Binner._row_plan, in the order one_row tests them (raw inputs are most).
+_INPUT, _CATEGORY, _HOUR, _SCORE, _FEATURE = range(5)
 #: Hours in a day: ``step`` is an hour counter, compared as hour of day.
 HOURS_PER_DAY = np.float32(24)
 
@@ -185,24 +187,37 @@ class Binner:  # frozen, yet cached_property works: it writes the instance __dic
         a numpy scalar, and ``bisect`` finds the bin. Raises BinningError (a ValueError) for a
         value or column the reference does not know.
         """
-        row = []
+        row: list[int] = []
+        append = row.append
         try:
-            for kind, key, cuts, lookup in self._plan:
-                if lookup is not None:
-                    row.append(lookup[columns[key].item()])  # type: ignore[index]
-                    continue
-                if kind == "score":
-                    value = probability
-                elif kind == "hour":
-                    value = math.fmod(columns["step"].item(), 24.0)
-                elif kind == "feature":
-                    raise BinningError(f"feature {key!r} needs the model's features output")
+            for code, key, cuts, lookup in self._row_plan:
+                if code == _INPUT:
+                    append(bisect_left(cuts, columns[key].item()))
+                elif code == _CATEGORY:
+                    append(lookup[columns[key].item()])
+                elif code == _HOUR:
+                    append(bisect_left(cuts, math.fmod(columns["step"].item(), 24.0)))
+                elif code == _SCORE:
+                    append(bisect_left(cuts, probability))
                 else:
-                    value = columns[key].item()  # type: ignore[index]
-                row.append(bisect_left(cuts, value))
+                    raise BinningError(f"feature {key!r} needs the model's features output")
         except KeyError as exc:
             raise BinningError(f"cannot bin {exc.args[0]!r} against the reference") from None
         return row
+
+    @cached_property
+    def _row_plan(self) -> list[tuple[int, str, list[float], dict[str, int]]]:
+        """:attr:`_plan` with the kinds as small ints, most frequent first (:meth:`one_row`)."""
+        codes = {"score": _SCORE, "hour": _HOUR, "feature": _FEATURE}
+        return [
+            (
+                _CATEGORY if lookup is not None else codes.get(kind, _INPUT),
+                str(key),
+                cuts,
+                lookup or {},
+            )
+            for kind, key, cuts, lookup in self._plan
+        ]
 
     @cached_property
     def _needs_features(self) -> bool:

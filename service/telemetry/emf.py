@@ -51,10 +51,8 @@ _encode = msgspec.json.Encoder().encode
 _CACHE_LIMIT: Final = 256
 # Members the record's own keys could collide with: an extension metric may not take them.
 _RESERVED: Final = frozenset({"_aws", ROUTE, MODEL_VERSION, "event"})
-# Placeholders a template is rendered with, then replaced by % conversions (EmfRecorder._template).
-_STAMP_SLOT: Final = "\x00stamp\x00"
-_LATENCY_SLOT: Final = "\x00latency\x00"
-_COUNT_SLOT: Final = "\x00count\x00"
+# Where a template is cut for a number (EmfRecorder._template): text no record can contain.
+_SLOT: Final = "\x00slot\x00"
 
 
 class EmfRecorder:
@@ -77,7 +75,7 @@ class EmfRecorder:
         self._pending: dict[str, int] = {}
         self._directives: dict[tuple[Any, ...], str] = {}
         self._members: dict[tuple[str, str], str] = {}
-        self._templates: dict[tuple[str, str, int, bool, bool], str] = {}
+        self._templates: dict[tuple[str, str, int, bool, bool], tuple[str, ...]] = {}
 
     def startup(self, model_loaded: bool) -> None:
         self._pending = {COLD_STARTS: 1}
@@ -112,42 +110,40 @@ class EmfRecorder:
             template = self._template(observation, scored, timed)
             if len(self._templates) < _CACHE_LIMIT:
                 self._templates[key] = template
-        stamp = int(self.clock() * 1000)
+        stamp = str(int(self.clock() * 1000))
         latency = _encode(observation.latency_ms).decode()
         if timed:
-            size = observation.batch_size
-            return template % (
-                stamp,
-                latency,
-                size,
-                size,
-                observation.flagged,
-                observation.scoring_us,
-            )
+            a, b, c, d, e, f, g = template
+            size = str(observation.batch_size)
+            flagged, scoring = str(observation.flagged), str(observation.scoring_us)
+            return "".join((a, stamp, b, latency, c, size, d, size, e, flagged, f, scoring, g))
         if scored:
-            size = observation.batch_size
-            return template % (stamp, latency, size, size, observation.flagged)
-        return template % (stamp, latency)
+            a, b, c, d, e, f = template
+            size = str(observation.batch_size)
+            return "".join((a, stamp, b, latency, c, size, d, size, e, str(observation.flagged), f))
+        a, b, c = template
+        return "".join((a, stamp, b, latency, c))
 
-    def _template(self, observation: Observation, scored: bool, timed: bool) -> str:
-        """A ``%`` template of :meth:`render_general`'s line for one kind of request: the
-        timestamp and latency as ``%s`` (msgspec-encoded), the counts as ``%d``."""
+    def _template(self, observation: Observation, scored: bool, timed: bool) -> tuple[str, ...]:
+        """:meth:`render_general`'s line for one kind of request, cut where the numbers go:
+        the timestamp, the latency, then the counts (batch size twice, flagged, scoring time).
+
+        Joining the pieces with the numbers costs less than ``%``-formatting the ~600 characters
+        of the record, which scans every one of them.
+        """
         values: dict[str, Any] = {REQUESTS: 1}
         if 400 <= observation.status < 500:
             values[CLIENT_ERRORS] = 1
         elif observation.status >= 500:
             values[SERVER_ERRORS] = 1
-        values[REQUEST_LATENCY] = _LATENCY_SLOT
+        values[REQUEST_LATENCY] = _SLOT
         if scored:
-            values[BATCH_SIZE] = values[TRANSACTIONS_SCORED] = _COUNT_SLOT
-            values[TRANSACTIONS_FLAGGED] = _COUNT_SLOT
+            values[BATCH_SIZE] = values[TRANSACTIONS_SCORED] = _SLOT
+            values[TRANSACTIONS_FLAGGED] = _SLOT
             if timed:
-                values[SCORING_TIME] = _COUNT_SLOT
-        line = self._line(observation, values, (), _encode(_STAMP_SLOT).decode())
-        line = line.replace("%", "%%")
-        for slot, spec in ((_STAMP_SLOT, "%d"), (_LATENCY_SLOT, "%s"), (_COUNT_SLOT, "%d")):
-            line = line.replace(_encode(slot).decode(), spec)
-        return line
+                values[SCORING_TIME] = _SLOT
+        slot = _encode(_SLOT).decode()
+        return tuple(self._line(observation, values, (), slot).split(slot))
 
     def render_general(self, observation: Observation) -> str:
         """The EMF record of any request (first record, extension metrics), as one line."""
