@@ -13,6 +13,10 @@
    background load hits all alike; the figure is the median over rounds of each round's mean
    per-request time, and the overhead the median of the per-round differences with ``off``.
    A batch of 1,000 transactions is measured the same way (fewer rounds), for scale.
+   **Direct arm**: the telemetry code of one request called in a warm loop (with the drift
+   bins the app adds when the model has a reference profile), whole and by part.
+   **In situ**: the whole request again, with telemetry added piece by piece (plumbing only,
+   metrics, metrics + decisions), to say where the end-to-end overhead goes.
 2. **Cold start**: fresh processes importing the Lambda entry module and answering one event
    (benchmarks/cold_probe.py), with telemetry on (the defaults) and off (FRAUD_METRICS=off,
    FRAUD_DECISION_LOG=off), alternating run by run; medians and paired differences.
@@ -195,6 +199,90 @@ def in_process(model: LoadedModel, settings: Settings, rounds: int, requests: in
             stdout_sink.close()
             results["stdout_bytes_written"] = (folder / "stdout.log").stat().st_size
     return results
+
+
+#: The in-situ breakdown's steps: each adds one piece of telemetry to the one before.
+STEPS: Final = (
+    "off",
+    "plumbing",
+    "emf",
+    "emf+decisions",
+    "prometheus",
+    "prometheus+decisions",
+)
+
+
+class _IdleRecorder:
+    """A metrics recorder that records nothing but, unlike NullRecorder, turns telemetry on:
+    what remains is the plumbing (the per-request record, ``record_decisions``, the
+    observation, the writer's telemetry step and flush)."""
+
+    def startup(self, model_loaded: bool) -> None:
+        pass
+
+    def observe(self, observation: Any) -> None:
+        pass
+
+
+def step_telemetry(step: str, folder: Path) -> Telemetry:
+    """The telemetry of one step of :func:`in_situ`."""
+    metrics: Any = None
+    if step == "plumbing":
+        metrics = _IdleRecorder()
+    elif step.startswith("emf"):
+        metrics = EmfRecorder(DEFAULT_NAMESPACE)
+    elif step.startswith("prometheus"):
+        metrics = PrometheusRecorder()
+    decisions = None
+    if step == "emf+decisions":
+        decisions = DecisionLog(write_stdout)
+    elif step == "prometheus+decisions":
+        decisions = DecisionLog(FileLines(str(folder / f"decisions-{step}.jsonl")))
+    return Telemetry(metrics=metrics, decisions=decisions)
+
+
+def in_situ(model: LoadedModel, settings: Settings, rounds: int, requests: int) -> dict:
+    """Where the whole-request overhead goes: single-transaction requests through the app with
+    telemetry added piece by piece (:data:`STEPS`), interleaved as in :func:`in_process`;
+    per step the median CPU µs per request and the median paired difference with ``off``.
+
+    Code costs more inside a request than in a warm loop of its own (the request's other work
+    evicts it from the caches between two calls): comparing these steps with the direct arm's
+    parts says how much.
+    """
+    single = json.dumps({**schema.EXAMPLE_TRANSACTION, "transaction_id": "bench-1"}).encode()
+    cpu: dict[str, list[float]] = {step: [] for step in STEPS}
+    with tempfile.TemporaryDirectory(prefix="telemetry-steps-") as tmp:
+        folder = Path(tmp)
+        sink = (folder / "stdout.log").open("w", encoding="utf-8")
+        saved = sys.stdout
+        loop = asyncio.new_event_loop()
+        try:
+            sys.stdout = sink
+            configure_logging("INFO", stream=sink)
+            apps = {s: create_app(settings, model, step_telemetry(s, folder)) for s in STEPS}
+            for app in apps.values():
+                time_requests(loop, app, single, 200)
+            for index in range(rounds):
+                order = list(STEPS)
+                random.Random(1000 + index).shuffle(order)
+                for step in order:
+                    cpu[step].append(time_requests(loop, apps[step], single, requests)[1])
+                if index % 5 == 4 or index == rounds - 1:
+                    progress("telemetry", f"in situ: round {index + 1}/{rounds}")
+        finally:
+            sys.stdout = saved
+            loop.close()
+            configure_logging("INFO")
+            sink.close()
+    out: dict[str, Any] = {"rounds": rounds, "requests_per_round": requests}
+    for step in STEPS:
+        deltas = [v - off for v, off in zip(cpu[step], cpu["off"], strict=True)]
+        out[step] = {
+            "median_us": statistics.median(cpu[step]),
+            "overhead_median_us": statistics.median(deltas),
+        }
+    return out
 
 
 def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: int) -> dict:
@@ -552,7 +640,7 @@ def git_commit() -> dict[str, Any]:
             text=True,
             check=False,
         )
-        return result.stdout.strip() if result.returncode == 0 else ""
+        return result.stdout.rstrip("\n") if result.returncode == 0 else ""
 
     modified = [line[3:] for line in git("status", "--porcelain", "-uno").splitlines()]
     return {"sha": git("rev-parse", "HEAD"), "modified_paths": modified}
@@ -585,6 +673,7 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
     }
     results["in_process"] = in_process(model, settings, args.rounds, args.requests)
     results["direct_path"] = direct_path(model, settings, repeats=15, number=5000)
+    results["in_situ"] = in_situ(model, settings, max(args.rounds * 2 // 3, 3), args.requests)
     results["cold_start"] = cold_start(model_path, args.cold_runs)
     results["telemetry_imports"] = telemetry_imports(model_path, args.import_runs)
     results["library_imports"] = library_imports(args.library_python, args.import_runs)
@@ -600,6 +689,16 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
             buffer.write(f"{clock} {config:>7}: {single[config]['median_us']:.1f} µs{extra}\n")
         cold = results["cold_start"][f"{clock}_overhead_median_ms"]
         buffer.write(f"{clock} cold start overhead: {cold:.2f} ms (median paired)\n")
+    for config in ("lambda", "server"):
+        direct = results["direct_path"][config]
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in direct["parts"].items())
+        buffer.write(f"direct {config}: {direct['median_us']:.2f} µs ({parts})\n")
+    steps = results["in_situ"]
+    buffer.write(
+        "in situ: "
+        + ", ".join(f"{step} +{steps[step]['overhead_median_us']:.1f}" for step in STEPS[1:])
+        + " µs\n"
+    )
     buffer.write(f"wrote {json_path} and {png_path}\n")
     report(buffer.getvalue().rstrip())
     return 0

@@ -16,9 +16,12 @@ from benchmarks.telemetry_overhead import (
     BUDGET_COLD_MS,
     BUDGET_REQUEST_US,
     CONFIGS,
+    STEPS,
     _requests,
     direct_path,
     in_process,
+    in_situ,
+    step_telemetry,
     summarize_rounds,
     telemetry_for,
     verdicts,
@@ -92,3 +95,17 @@ def test_overheads_are_paired_differences_and_verdicts_follow_budgets() -> None:
     assert result["lambda_request_overhead_us_cpu"]["met"] is True
     assert result["cold_start_overhead_ms_cpu"]["met"] is True
     assert result["cold_start_overhead_ms_wall"]["met"] is False
+
+
+def test_in_situ_steps_add_one_piece_each(
+    loaded: tuple[Settings, LoadedModel], tmp_path: Path
+) -> None:
+    settings, model = loaded
+    telemetry = {step: step_telemetry(step, tmp_path) for step in STEPS}
+    assert not telemetry["off"].active and telemetry["plumbing"].active
+    assert telemetry["plumbing"].decisions is None and telemetry["emf"].decisions is None
+    assert telemetry["emf+decisions"].decisions is not None
+    assert telemetry["prometheus+decisions"].decisions is not None
+    result = in_situ(model, settings, rounds=2, requests=3)
+    assert set(STEPS) <= set(result)
+    assert result["off"]["overhead_median_us"] == 0
