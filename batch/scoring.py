@@ -93,6 +93,7 @@ class ChunkScorer:
         self.validator = ChunkValidator(model.metadata.inputs, model.metadata.type_values)
         self.output_schema = layout.output_schema()
         self.rejects_schema = layout.rejects_schema()
+        self._repeated: dict[str, pa.Array] = {}
 
     def __call__(self, chunk: Chunk) -> ScoredChunk:
         table = chunk.table
@@ -108,7 +109,7 @@ class ChunkScorer:
         rows = chunk.row_numbers()
         columns: list[pa.Array | pa.ChunkedArray] = []
         if self.layout.multi_file:
-            columns.append(pa.array([self.file_uris[chunk.file_index]] * n_valid, pa.string()))
+            columns.append(self.repeated(self.file_uris[chunk.file_index], n_valid))
         if self.layout.use_transaction_id:
             columns.append(_text(kept.column(TRANSACTION_ID)))
         else:
@@ -116,9 +117,7 @@ class ChunkScorer:
         columns += [
             pa.array(probabilities.astype(np.float64)),
             pa.array(labels),
-            pa.array([self.model.version] * n_valid, pa.string())
-            if n_valid
-            else pa.array([], pa.string()),
+            self.repeated(self.model.version, n_valid),
         ]
         columns += [
             _as_type(kept.column(name), kind)
@@ -134,13 +133,22 @@ class ChunkScorer:
             first_row=chunk.first_row,
         )
 
+    def repeated(self, text: str, n: int) -> pa.Array:
+        """``text`` n times: a slice of one array built once (no list of n Python strings per
+        chunk). Several threads may call it; the worst case is building the array twice."""
+        column = self._repeated.get(text)
+        if column is None or len(column) < n:
+            column = pa.array([text] * max(n, 1 << 16), pa.string())
+            self._repeated[text] = column
+        return column.slice(0, n)
+
     def _rejects(
         self, chunk: Chunk, positions: np.ndarray, reasons: list[str], fields: list[str]
     ) -> pa.Table:
         n = positions.size
         columns: list[pa.Array] = []
         if self.layout.multi_file:
-            columns.append(pa.array([self.file_uris[chunk.file_index]] * n, pa.string()))
+            columns.append(self.repeated(self.file_uris[chunk.file_index], n))
         columns.append(pa.array(positions + chunk.first_row, pa.int64()))
         if self.layout.use_transaction_id:
             ids = _text(chunk.table.column(TRANSACTION_ID).take(pa.array(positions)))

@@ -57,7 +57,11 @@ class TableSink:
             if is_csv(location.uri):
                 self._writer: Any = pacsv.CSVWriter(self._stream, schema)
             else:
-                self._writer = pq.ParquetWriter(self._stream, schema)
+                # Dictionary pages for the text columns only (model_version, file, reasons repeat):
+                # on the numbers they were tried and dropped for every page, which cost 60% of
+                # the writing time and left the file 40% larger.
+                text = [f.name for f in schema if pa.types.is_string(f.type)]
+                self._writer = pq.ParquetWriter(self._stream, schema, use_dictionary=text)
         except (OSError, pa.ArrowException) as exc:
             raise OutputError(f"cannot write {location.uri}: {_first_line(exc)}") from None
 
