@@ -212,3 +212,48 @@ def test_score_skips_only_the_python_checks_of_session_run(model_path: Path) -> 
     other = load_model(settings)
     other.session = PublicOnly(other.session)  # type: ignore[assignment]
     assert other.score(columns)[0].tobytes() == public.tobytes()
+
+
+def test_request_line_written_directly_equals_the_formatters(model_path: Path) -> None:
+    """With only the entry point's handler installed the request line skips ``logging``; it
+    must carry what JsonFormatter would have written, and go through logging otherwise."""
+    import io
+
+    from service.telemetry.logs import REQUEST_LOGGER, JsonFormatter, configure_logging
+    from service.telemetry.request_record import RequestLogWriter
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    root = logging.getLogger("fraudlite")
+    try:
+        writer = RequestLogWriter("v1")
+        record = writer.start("req-9")
+        record.error_fields.append("amount")
+        writer.write(record, "POST", "/predict", 422, 0)
+        (direct,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+        # The same record through logging and the formatter, for comparison.
+        captured: list[logging.LogRecord] = []
+        handler = logging.Handler()
+        handler.emit = captured.append  # type: ignore[method-assign]
+        logging.getLogger(REQUEST_LOGGER).addHandler(handler)  # now not the only handler
+        try:
+            writer.write(record, "POST", "/predict", 422, 0)
+        finally:
+            logging.getLogger(REQUEST_LOGGER).removeHandler(handler)
+        (through_logging,) = captured
+        formatted = json.loads(JsonFormatter().format(through_logging))
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.propagate = True
+    for line in (direct, formatted):
+        line.pop("duration_us")
+    assert direct.keys() == formatted.keys()
+    assert {k: v for k, v in direct.items() if k != "ts"} == {
+        k: v for k, v in formatted.items() if k != "ts"
+    }
+    from datetime import datetime
+
+    apart = datetime.fromisoformat(formatted["ts"]) - datetime.fromisoformat(direct["ts"])
+    assert 0 <= apart.total_seconds() < 5 and direct["ts"].endswith("+00:00")
+    assert direct["error_fields"] == ["amount"] and direct["status"] == 422
