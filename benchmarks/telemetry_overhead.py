@@ -594,7 +594,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
 
     single = results["in_process"]["single"]["cpu"]
     cold = results["cold_start"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
     colors = {"off": "#8c8c8c", "lambda": "#1b7f5a", "server": "#4a7ebb"}
     medians = [single[c]["median_us"] for c in CONFIGS]
     errors = [
@@ -605,7 +605,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     for index, config in enumerate(CONFIGS):
         label = f"{medians[index]:.1f}"
         if config != "off":
-            label += f"\n(+{single[config]['overhead_median_us']:.1f})"
+            label += f"\n({single[config]['overhead_median_us']:+.1f})"
         left.text(index, medians[index], label, ha="center", va="bottom", fontsize=9)
     left.set_ylabel("CPU µs per single-transaction request (in process)")
     left.set_title("Telemetry off / EMF+decisions / Prometheus+decisions")
@@ -614,7 +614,8 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     for index, value in enumerate(values):
         right.text(index, value, f"{value:.0f}", ha="center", va="bottom", fontsize=9)
     right.set_ylabel("CPU ms, fresh process to first answer (median)")
-    right.set_title(f"Cold start (+{cold['cpu_overhead_median_ms']:.1f} ms median paired)")
+    right.set_title(f"Cold start ({cold['cpu_overhead_median_ms']:+.1f} ms median paired)")
+    _plot_in_situ(middle, results)
     machine = results.get("machine", {})
     fig.suptitle(
         f"{results.get('timestamp', '')}, {machine.get('cpu_count', '?')} CPUs, load average "
@@ -644,6 +645,40 @@ def git_commit() -> dict[str, Any]:
 
     modified = [line[3:] for line in git("status", "--porcelain", "-uno").splitlines()]
     return {"sha": git("rev-parse", "HEAD"), "modified_paths": modified}
+
+
+def _plot_in_situ(axes: Any, results: dict[str, Any]) -> None:
+    """Stacked per surface: the plumbing, the metrics, the decision log (in-situ steps), and
+    the direct arm's warm-loop total beside each for comparison."""
+    steps = results.get("in_situ")
+    if not steps:
+        axes.set_axis_off()
+        return
+    direct = results["direct_path"]
+    plumbing = steps["plumbing"]["overhead_median_us"]
+    bars = []
+    for surface, metrics_step in (("lambda", "emf"), ("server", "prometheus")):
+        metrics = steps[metrics_step]["overhead_median_us"] - plumbing
+        decisions = steps[f"{metrics_step}+decisions"]["overhead_median_us"] - plumbing - metrics
+        bars.append((surface, plumbing, metrics, decisions, direct[surface]["median_us"]))
+    names = [f"{surface}\nin situ" for surface, *_ in bars]
+    bottoms = [0.0] * len(bars)
+    for index, (label, color) in enumerate(
+        (("plumbing", "#bbbbbb"), ("metrics", "#4a7ebb"), ("decision log", "#1b7f5a"))
+    ):
+        values = [bar[1 + index] for bar in bars]
+        axes.bar(names, values, bottom=bottoms, color=color, label=label)
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    for index, total in enumerate(bottoms):
+        axes.text(index, total, f"{total:+.1f}", ha="center", va="bottom", fontsize=9)
+    warm = [bar[4] for bar in bars]
+    axes.bar([f"{surface}\nwarm loop" for surface, *_ in bars], warm, color="#8c8c8c")
+    for index, value in enumerate(warm):
+        axes.text(len(bars) + index, value, f"{value:.1f}", ha="center", va="bottom", fontsize=9)
+    axes.axhline(BUDGET_REQUEST_US, color="#b22222", linestyle="--", linewidth=1, label="budget")
+    axes.set_ylabel("CPU µs added per single-transaction request")
+    axes.set_title("Where the overhead goes (paired medians)")
+    axes.legend(fontsize=8)
 
 
 def build_parser() -> argparse.ArgumentParser:
