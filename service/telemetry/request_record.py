@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +32,12 @@ from service.telemetry.decision_log import DecisionBatch
 from service.telemetry.logs import REQUEST_LOGGER, direct_stream
 from service.telemetry.metrics import NO_MODEL, UNMATCHED_ROUTE, Observation
 from service.telemetry.setup import Telemetry
+from service.telemetry.stdout import flush_stdout
 
 _SAFE_ID: Final = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
 _encode = msgspec.json.Encoder().encode
+_INFO_HEAD: Final = f'"level":"info","logger":"{REQUEST_LOGGER}","message":"request",'
+_ERROR_HEAD: Final = f'"level":"error","logger":"{REQUEST_LOGGER}","message":"request",'
 
 
 @dataclass(slots=True)
@@ -99,17 +103,13 @@ def record_decisions(
     records neither (no work is done then)."""
     if not log.telemetry_on:
         return None
-    log.flagged = int(np.count_nonzero(labels))
-    log.decisions = DecisionBatch(
-        model_version=model_version,
-        threshold=threshold,
-        probabilities=probabilities,
-        labels=labels,
-        columns=columns,
-        transaction_ids=transaction_ids,
-        contributions=contributions,
+    # One row is the common request: .item() is a fraction of count_nonzero's cost.
+    log.flagged = int(labels.item()) if labels.size == 1 else int(np.count_nonzero(labels))
+    batch = DecisionBatch(
+        model_version, threshold, probabilities, labels, columns, transaction_ids, contributions
     )
-    return log.decisions
+    log.decisions = batch
+    return batch
 
 
 class RequestLogWriter:
@@ -157,8 +157,11 @@ class RequestLogWriter:
         if self.telemetry_on:  # its lines go out with the request line's flush
             self._telemetry(route or UNMATCHED_ROUTE, record, status, started)
         level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
-        self._emit(level, fields)
-        if self.telemetry_on:
+        flushed = self._emit(level, fields)
+        # Telemetry's stdout lines went out with the request line's flush when that was stdout.
+        if self.telemetry_on and not (
+            flushed is sys.stdout and self.telemetry.flush is flush_stdout
+        ):
             try:
                 self.telemetry.flush()
             except Exception:
@@ -166,23 +169,20 @@ class RequestLogWriter:
                     "telemetry failed", extra={"fields": {"event": "telemetry_error"}}
                 )
 
-    def _emit(self, level: int, fields: dict[str, Any]) -> None:
+    def _emit(self, level: int, fields: dict[str, Any]) -> Any:
+        """Write the line; returns the stream it wrote and flushed directly, else None."""
         if not self.log.isEnabledFor(level):
-            return
+            return None
         stream = direct_stream(self.log)
         if stream is None:  # someone else's handlers (e.g. pytest's caplog): go through logging
             self.log.log(level, "request", extra={"fields": fields})
-            return
-        # The same object JsonFormatter would write, without building a LogRecord.
-        line = {
-            "ts": self._timestamp(),
-            "level": "error" if level >= logging.ERROR else "info",
-            "logger": REQUEST_LOGGER,
-            "message": "request",
-            **fields,
-        }
-        stream.write(_encode(line).decode() + "\n")
+            return None
+        # The same object JsonFormatter would write, without building a LogRecord: its fixed
+        # head (timestamp, level, logger, message) spliced before the fields' own encoding.
+        head = _ERROR_HEAD if level >= logging.ERROR else _INFO_HEAD
+        stream.write(f'{{"ts":"{self._timestamp()}",{head}{_encode(fields)[1:].decode()}\n')
         stream.flush()
+        return stream
 
     def _timestamp(self) -> str:
         """As JsonFormatter's ``ts`` (ISO 8601, milliseconds, +00:00); seconds formatted once."""
