@@ -13,10 +13,16 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Final
 
 import numpy as np
 
 from service.monitoring.reference import FeatureProfile, ReferenceProfile
+
+#: The decision-log field with a record's reference-bin indices (service/monitoring/decisions.py
+#: writes it; records.py and drift/ read it). Here, not in records.py, so that writing it does
+#: not import the readers (gzip, live counts) on the scoring cold path.
+BINS_FIELD: Final = "drift_bins"
 
 #: Batches up to this size are binned in plain Python (see :meth:`Binner.bin_rows`).
 SMALL_BATCH = 16

@@ -17,8 +17,7 @@ from typing import Final
 import msgspec
 
 from service.model.core import LoadedModel
-from service.monitoring.binning import Binner
-from service.monitoring.records import BINS_FIELD
+from service.monitoring.binning import BINS_FIELD, Binner
 from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.telemetry.decision_log import DecisionBatch, DecisionLog
 from service.telemetry.setup import Telemetry

@@ -25,11 +25,10 @@ from typing import Any, Final
 
 import numpy as np
 
-from service.monitoring.binning import Binner
+from service.monitoring.binning import BINS_FIELD, Binner
 from service.monitoring.live import COUNTS_FORMAT
 
 #: Decision-log field holding a row's reference-bin indices.
-BINS_FIELD: Final = "drift_bins"
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _decoder = json.JSONDecoder()
 
