@@ -125,6 +125,23 @@ def raw_runtime_loop() -> None:  # pragma: no cover - runs inside the emulator
         connection.getresponse().read()
 
 
+def in_process_loop(count: int, events_path: str, out_path: str) -> None:  # pragma: no cover
+    """fraudlite's handler called ``count`` times in this interpreter, no emulator: writes the
+    per-call µs to ``out_path``. Run with the emulator's interpreter, bundle and environment, it
+    tells the handler's own time from what running under the emulator adds to it."""
+    from service.lambda_handler import handler
+
+    events = json.loads(Path(events_path).read_text())
+    for index in range(50):  # warm-up, as the emulator arms get
+        handler(events[index % len(events)], None)
+    times = []
+    for index in range(count):
+        begun = time.perf_counter()
+        handler(events[index % len(events)], None)
+        times.append((time.perf_counter() - begun) * 1e6)
+    Path(out_path).write_text(json.dumps(times))
+
+
 # --- the benchmark (imports beyond the standard library stay inside the functions) -------------
 
 
@@ -309,6 +326,8 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
             for process in processes:
                 process.terminate()
                 process.wait(timeout=10)
+        progress("rie_split", f"the handler in process ({invokes} calls, same bundle, no emulator)")
+        in_process = handler_in_process(python, bundle, task, env, payloads, invokes, root)
     arms = {arm: {"round_trip_ms": percentiles(values)} for arm, values in times.items()}
     in_handler = {arm: percentiles([us / 1000 for us in handler_us[arm]]) for arm in TIMED}
     handler_ms = in_handler["fraudlite_timed"]
@@ -322,6 +341,8 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
         "arms": arms,
         "fraudlite_in_handler_ms": handler_ms,
         "fraudlite_quiet_in_handler_ms": in_handler["fraudlite_quiet"],
+        # The same handler, interpreter, bundle and environment, called in a plain process.
+        "fraudlite_in_process_ms": percentiles([us / 1000 for us in in_process]),
         "stdout_lines_in_handler_p50_ms": handler_ms["p50"] - in_handler["fraudlite_quiet"]["p50"],
         "split_ms": split(arms),
         "shares_of_fraudlite_p50": shares(arms, handler_ms),
@@ -329,6 +350,37 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
     write_json(out / "rie_split.json", report)
     plot(report, out / "rie_split.png")
     return report
+
+
+def handler_in_process(
+    python: Path,
+    bundle: Any,
+    task: Path,
+    env: dict[str, str],
+    payloads: list[bytes],
+    count: int,
+    root: Path,
+) -> list[float]:
+    """µs per call of fraudlite's handler in a plain process of the emulator's interpreter and
+    bundle (stdout to a pipe, as under the emulator)."""
+    import subprocess
+
+    tools = _tools()
+    events = root / "events.json"
+    events.write_text(json.dumps([json.loads(p) for p in payloads]))
+    out = root / "in_process.json"
+    script = task / f"{HANDLER_MODULE}.py"
+    command = [*tools.python_command(python), str(script), "--in-process", str(count)]
+    subprocess.run(
+        [*command, str(events), str(out)],
+        cwd=task,
+        env=tools.isolated_env(bundle, task, env),
+        stdout=subprocess.PIPE,  # drained by run(), like the emulator reads the function's stdout
+        stderr=subprocess.STDOUT,
+        check=True,
+        timeout=300,
+    )
+    return json.loads(out.read_text())
 
 
 def shares(arms: dict[str, dict[str, Any]], handler_ms: dict[str, float]) -> dict[str, float]:
@@ -399,6 +451,7 @@ def table(report: dict[str, Any]) -> str:
     for key, label in (
         ("fraudlite_in_handler_ms", "fraudlite in-handler"),
         ("fraudlite_quiet_in_handler_ms", "fraudlite in-handler, no stdout lines"),
+        ("fraudlite_in_process_ms", "fraudlite handler in a plain process (no emulator)"),
     ):
         h = report.get(key) or {}
         if h.get("count"):
@@ -418,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--raw-runtime"]:
         raw_runtime_loop()
+        return 0
+    if argv[:1] == ["--in-process"]:
+        in_process_loop(int(argv[1]), argv[2], argv[3])
         return 0
     import argparse
 
