@@ -97,23 +97,29 @@ def plot_latency(results: dict[str, dict[str, Any]], path: Path) -> Path:
 
 def plot_cold_start(results: dict[str, Any], path: Path) -> Path:
     """Wall time from process start to the first answered event, every run, per side."""
-    sides = [s for s in ("fraudlite", "baseline") if s in results["sides"]]
+    # The floor (issue 20): numpy + onnxruntime, one session.run, nothing else.
+    sides = [s for s in ("floor", "fraudlite", "baseline") if s in results["sides"]]
     fig, (runs, imports) = plt.subplots(1, 2, figsize=(12, 4.5))
     for i, side in enumerate(sides):
         values = results["sides"][side]["wall_s"]
-        runs.scatter(np.full(len(values), i), values, color=COLORS[side], alpha=0.7)
+        color = COLORS.get(side, "grey")
+        runs.scatter(np.full(len(values), i), values, color=color, alpha=0.7)
         runs.hlines(np.median(values), i - 0.25, i + 0.25, color="black")
     runs.set_xticks(range(len(sides)), sides)
-    runs.set_ylabel("seconds to first answered v2 event")
-    runs.set_title("cold start (fresh process each run; line = median)")
+    runs.set_yscale("log")
+    runs.set_ylabel("seconds to first answered v2 event (log)")
+    title = "cold start (fresh process each run; line = median)"
+    if results.get("floor_ratio"):
+        title += f"\nfraudlite / floor: {results['floor_ratio']:.2f}x"
+    runs.set_title(title)
     labels: list[str] = []
     values: list[float] = []
     colors: list[str] = []
     for side in sides:
-        for row in results["sides"][side].get("import_breakdown", {}).get("top", [])[:8]:
+        for row in results["sides"][side].get("import_breakdown", {}).get("top", [])[:6]:
             labels.append(f"{side}: {row['package']}")
             values.append(row["self_ms"])
-            colors.append(COLORS[side])
+            colors.append(COLORS.get(side, "grey"))
     imports.barh(np.arange(len(values)), values, color=colors)
     imports.set_yticks(np.arange(len(values)), labels)
     imports.invert_yaxis()
