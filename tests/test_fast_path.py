@@ -257,3 +257,77 @@ def test_request_line_written_directly_equals_the_formatters(model_path: Path) -
     apart = datetime.fromisoformat(formatted["ts"]) - datetime.fromisoformat(direct["ts"])
     assert 0 <= apart.total_seconds() < 5 and direct["ts"].endswith("+00:00")
     assert direct["error_fields"] == ["amount"] and direct["status"] == 422
+
+
+def _same_parse(validator: Any, body: bytes) -> None:
+    """parse (with its one-call path) and the general path agree: the same request, or the same
+    error with the same details."""
+    from service.errors import ServiceError
+
+    outcomes = []
+    for parse in (validator.parse, validator.parse_general):
+        try:
+            parsed = parse(body)
+        except ServiceError as exc:
+            outcomes.append(("error", exc.status, exc.message, exc.body()))
+            continue
+        columns = {k: (v.dtype.str, v.tolist()) for k, v in parsed.columns.items()}
+        outcomes.append(("ok", parsed.batch, parsed.transaction_ids, parsed.options, columns))
+    assert outcomes[0] == outcomes[1], body
+
+
+SINGLE_BODIES = [
+    TX,
+    {**TX, "transaction_id": 42},
+    {**TX, "transaction_id": 42.0},
+    {**TX, "transaction_id": 4.5},
+    {k: v for k, v in TX.items() if k != "transaction_id"},
+    {**TX, "step": 1.5},
+    {**TX, "step": 744.0, "amount": 0.1 + 0.2},
+    {**TX, "amount": 1e39},
+    {**TX, "amount": -0.0},
+    {**TX, "amount": 10**25},
+    {**TX, "amount": True},
+    {**TX, "amount": "181"},
+    {**TX, "type": "transfer"},
+    {**TX, "isFraud": 1, "isFlaggedFraud": 0.0, "nameOrig": "C1", "nameDest": "M2"},
+    {**TX, "isFraud": 2},
+    {**TX, "nameOrig": ""},
+    {**TX, "explain": False},
+    {**TX, "colour": "red"},
+    {k: v for k, v in TX.items() if k != "amount"},
+    LEGACY | {"type_TRANSFER": 1},
+    {**LEGACY, "type_TRANSFER": 1, "type_DEBIT": 1},
+    {"transactions": [TX]},
+]
+
+
+@pytest.mark.parametrize("body", SINGLE_BODIES, ids=range(len(SINGLE_BODIES)))
+def test_one_call_parse_agrees_with_the_general_path(model_path: Path, body: Any) -> None:
+    from service.state import ServiceState
+
+    settings = Settings(model_uri=str(model_path))
+    validator = ServiceState(settings=settings, model=load_model(settings)).validator
+    _same_parse(validator, json.dumps(body).encode())
+
+
+def test_one_call_parse_agrees_on_raw_bodies(model_path: Path) -> None:
+    from service.state import ServiceState
+
+    settings = Settings(model_uri=str(model_path))
+    validator = ServiceState(settings=settings, model=load_model(settings)).validator
+    text = json.dumps(TX)
+    for body in (
+        text.replace('"amount": 181.0', '"amount": NaN'),
+        text.replace('"amount": 181.0', '"amount": 1e999'),
+        text.replace('"step": 1', '"step": 1, "step": 2'),
+        text[:-1],
+        "",
+        "  ",
+        "[]",
+        "null",
+        '{"type": "TRANSFER"}',
+        text.encode().decode() + "\n",
+    ):
+        _same_parse(validator, body.encode())
+    assert validator._parse_single(text.encode()) is not None  # the common body takes it
