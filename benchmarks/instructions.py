@@ -1,10 +1,11 @@
 """One row in process, counted in CPU instructions: the request paths against ``session.run``.
 
 ``python -m benchmarks.instructions [--artifacts DIR] [--calls N]`` runs each arm in a fresh
-interpreter under valgrind's callgrind twice, once with 0 calls and once with N, and divides the
-difference by N: the instructions one call executes, whatever else the machine is doing (wall-time
-ratios on a shared 2-core machine move by 2x from run to run; instruction counts repeat to a
-fraction of a percent). Arms, as in benchmarks/inprocess.py and with the same model and row:
+interpreter under valgrind's callgrind twice, once with 0 calls and once with N, one after the
+other (after one plain run that writes any stale ``.pyc``), and divides the difference by N: the
+instructions one call executes, whatever else the machine is doing (wall-time ratios on a shared
+2-core machine move by 2x from run to run; instruction counts repeat to a fraction of a percent).
+Arms, as in benchmarks/inprocess.py and with the same model and row:
 
 - ``session_run``: onnxruntime's ``session.run`` alone on prepared feeds;
 - ``parse_score``: validation of the body (``RequestValidator.parse``) and ``LoadedModel.score``;
@@ -128,6 +129,18 @@ def count(arm: str, calls: int, model: Path, valgrind: str = "valgrind") -> int:
     return int(found.group(1))
 
 
+def warm_bytecode(model: Path) -> None:
+    """One plain run of the child: a stale ``.pyc`` compiled inside a counted run would add
+    millions of instructions to that run alone (seen: a per-call figure off by a sixth)."""
+    subprocess.run(
+        [sys.executable, "-c", _CHILD, "session_run", "0", str(model)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def per_call(base: int, loaded: int, calls: int) -> float:
     """Instructions of one call: the difference between the two runs over the calls made."""
     if calls < 1:
@@ -141,6 +154,7 @@ def run(artifacts: Path, out: Path, calls: int) -> dict[str, Any]:
     if valgrind is None:
         raise BenchmarkError("valgrind is not installed (apt-get install valgrind)")
     model = require(artifacts / "model.onnx", "run fraud-convert on the artifacts first")
+    warm_bytecode(model)
     counts: dict[str, dict[str, int]] = {}
     for arm in ARMS:
         progress("instructions", f"{arm}: 0 and {calls} calls under callgrind")

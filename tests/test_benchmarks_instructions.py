@@ -32,6 +32,7 @@ def test_report_has_every_arm_over_session_run(
         return 1_000_000 + per_arm[arm] * calls
 
     monkeypatch.setattr(instructions, "count", fake_count)
+    monkeypatch.setattr(instructions, "warm_bytecode", lambda model: None)
     monkeypatch.setattr(instructions.shutil, "which", lambda name: "/usr/bin/valgrind")
     args = ["--artifacts", str(tmp_path), "--out", str(tmp_path), "--calls", "10"]
     assert instructions.main(args) == 0
