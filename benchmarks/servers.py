@@ -46,6 +46,13 @@ def server_spec(
         )
     model = require(artifacts / "pipeline.joblib", "run fraud-train first")
     app = "benchmarks.baseline.lambda_handler:app"
+    # The seed stack ran plain uvicorn (h11 + asyncio). uvicorn's "auto" would now pick
+    # httptools and uvloop, installed for fraud-serve, so the baseline is pinned unless an arm
+    # asks otherwise.
+    if "--http" not in extra_args:
+        host += ["--http", "h11"]
+    if "--loop" not in extra_args:
+        host += ["--loop", "asyncio"]
     command = [sys.executable, "-m", "uvicorn", app, *host, "--workers", "1"]
     return ServerSpec(target, command, {"MODEL_PATH": str(model)})
 
