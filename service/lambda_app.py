@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.auth import API_KEY_HEADER, require_key
 from service.aws.gateway import GatewayRequest, gateway_response, parse_event
@@ -39,6 +39,9 @@ from service.settings import Settings, SettingsError
 from service.telemetry.logs import REQUEST_LOGGER, configure_logging
 from service.telemetry.request_record import RequestLog, request_ids
 from service.telemetry.setup import Telemetry, build_telemetry
+
+if TYPE_CHECKING:
+    from service.rollout.models import Rollout
 
 log = logging.getLogger("fraudlite.model")
 _PREDICT = "/predict"
@@ -89,7 +92,7 @@ def _runtime(
     settings: Settings,
     model: LoadedModel | ModelLoadFailure,
     telemetry: Telemetry,
-    rollout: Any = None,
+    rollout: Rollout | None = None,
 ) -> ServiceRuntime:
     """The runtime for ``model``; if building it fails for a loaded model, the one without it."""
     try:

@@ -38,6 +38,7 @@ from service.telemetry.request_record import (
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from service.api.predict import PredictEndpoint
     from service.runtime import ServiceRuntime
 
 __all__ = ["RequestLog", "RequestLogMiddleware", "record_decisions", "request_log"]
@@ -163,7 +164,7 @@ def _header_raw(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None
     return None
 
 
-async def _read_body(receive: Receive, endpoint: Any) -> bytes:
+async def _read_body(receive: Receive, endpoint: PredictEndpoint) -> bytes:
     """The whole body, stopping with 413 as soon as it passes the limit (never buffered)."""
     limit = endpoint.max_body_bytes
     chunks: list[bytes] = []
