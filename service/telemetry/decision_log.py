@@ -37,7 +37,7 @@ import numpy as np
 
 from service import schema
 from service.settings import SettingsError
-from service.telemetry.stdout import write_stdout
+from service.telemetry.stdout import UtcStamps, write_stdout
 
 DECISION_EVENT: Final = "decision"
 STDOUT: Final = "stdout"
@@ -68,9 +68,6 @@ _TRANSACTION_ID: Final = ',"transaction_id":'
 _PROBABILITY: Final = ',"probability":'
 _IS_FRAUD_TRUE: Final = ',"is_fraud":true'
 _IS_FRAUD_FALSE: Final = ',"is_fraud":false'
-# ".000Z" to ".999Z" by milliseconds (a lookup instead of a format call per line); the last entry
-# catches a fraction of a second that rounds up to 1000 ms.
-_MILLIS: Final = (*(f".{ms:03d}Z" for ms in range(1000)), ".999Z")
 # Bounds the cache of encoded (model version, route, threshold) parts: a handful in practice.
 _CACHE_LIMIT: Final = 256
 
@@ -141,8 +138,7 @@ class DecisionLog:
         self.write = write
         self.raw_fields = tuple(raw_fields)
         self.clock = clock
-        self._second = -1
-        self._second_text = ""
+        self._stamps = UtcStamps("Z", clock)
         self._shared: dict[tuple[str, str, float], str] = {}
 
     def record(self, batch: DecisionBatch, request_id: str, route: str) -> None:
@@ -248,13 +244,8 @@ class DecisionLog:
         return b"\n".join(lines).decode() + "\n" if lines else ""
 
     def _timestamp(self) -> str:
-        """ISO 8601 UTC with milliseconds; the seconds part is formatted once per second."""
-        now = self.clock()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return self._second_text + _MILLIS[int((now - second) * 1000)]
+        """ISO 8601 UTC with milliseconds and ``Z``."""
+        return self._stamps.now()
 
 
 def _raw_values(column: np.ndarray) -> list[Any]:

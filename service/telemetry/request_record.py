@@ -32,7 +32,7 @@ from service.telemetry.decision_log import DecisionBatch
 from service.telemetry.logs import REQUEST_LOGGER, direct_stream
 from service.telemetry.metrics import NO_MODEL, UNMATCHED_ROUTE, Observation
 from service.telemetry.setup import Telemetry
-from service.telemetry.stdout import flush_stdout
+from service.telemetry.stdout import UtcStamps, flush_stdout
 
 _SAFE_ID: Final = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
 _encode = msgspec.json.Encoder().encode
@@ -123,8 +123,7 @@ class RequestLogWriter:
         self.log = logging.getLogger(REQUEST_LOGGER)
         self.telemetry = telemetry or Telemetry()
         self.telemetry_on = self.telemetry.active
-        self._second = -1
-        self._second_text = ""
+        self._stamps = UtcStamps("+00:00")  # as JsonFormatter's ``ts``
 
     def start(self, request_id: str, lambda_request_id: str | None = None) -> RequestLog:
         """The record of a request that has just arrived."""
@@ -180,18 +179,9 @@ class RequestLogWriter:
         # The same object JsonFormatter would write, without building a LogRecord: its fixed
         # head (timestamp, level, logger, message) spliced before the fields' own encoding.
         head = _ERROR_HEAD if level >= logging.ERROR else _INFO_HEAD
-        stream.write(f'{{"ts":"{self._timestamp()}",{head}{_encode(fields)[1:].decode()}\n')
+        stream.write(f'{{"ts":"{self._stamps.now()}",{head}{_encode(fields)[1:].decode()}\n')
         stream.flush()
         return stream
-
-    def _timestamp(self) -> str:
-        """As JsonFormatter's ``ts`` (ISO 8601, milliseconds, +00:00); seconds formatted once."""
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
 
     def _telemetry(self, route: str, record: RequestLog, status: int, started: int) -> None:
         """Metrics and decision records of the request, after its answer (issue 15)."""

@@ -1,10 +1,16 @@
 """Telemetry lines on stdout (EMF records, decision records): written as they come, flushed once
 per request by the request middleware (after its own log line), so one request costs one write
-system call however many lines it produced. Lambda reads the function's stdout line by line."""
+system call however many lines it produced. Lambda reads the function's stdout line by line.
+
+:class:`UtcStamps` times those lines (the request line and the decision records): the date and
+time to the second are formatted once per second and the milliseconds looked up in a table, so a
+timestamp costs a clock read and a string join rather than a ``strftime`` per line."""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 
 
 def write_stdout(text: str) -> None:
@@ -15,3 +21,24 @@ def write_stdout(text: str) -> None:
 def flush_stdout() -> None:
     """Flush the current stdout (cheap when the request log line already flushed it)."""
     sys.stdout.flush()
+
+
+class UtcStamps:
+    """``now()`` as ``YYYY-MM-DDTHH:MM:SS.mmm`` + ``suffix``, from ``clock`` (seconds)."""
+
+    def __init__(self, suffix: str, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        # A 1001st entry as a guard: the index stays in the table even if a fraction of a second
+        # ever rounded up to 1000 ms.
+        self._millis = (*(f".{ms:03d}{suffix}" for ms in range(1000)), f".999{suffix}")
+        self._second = -1
+        self._second_text = ""
+
+    def now(self) -> str:
+        """The current time, milliseconds truncated."""
+        now = self.clock()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._second_text + self._millis[int((now - second) * 1000)]
