@@ -26,6 +26,7 @@ file (copied into the task root as ``rie_split_handlers.py``) for the reference 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -33,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 #: What the reference handlers answer: an API Gateway v2 (payload 2.0) proxy response.
 CONSTANT_BODY: Final = '{"probability_fraud": 0.0, "is_fraud": false}'
@@ -175,20 +177,16 @@ def check_answer(arm: str, answer: dict[str, Any]) -> None:
 
 def start_emulator(
     arm: str, rie: Path, python: Path, bundle: Any, task: Path, env: dict[str, str], log: Path
-) -> tuple[Any, int]:
-    """An RIE on 127.0.0.1 (both its addresses given: by default it listens everywhere) running
-    ``arm``'s function; returns (process, invoke port)."""
-    import subprocess
-
+) -> Any:
+    """The deployment tests' RIE on 127.0.0.1 (tests/aws_tools.py ``emulator``, a context
+    manager) running ``arm``'s function: awslambdaric, or for ``raw_empty`` this module's own
+    minimal runtime loop."""
     tools = _tools()
-    flags = " ".join(tools.python_command(python))
-    bootstrap = log.parent / f"bootstrap_{arm}"
-    if arm == "raw_empty":
-        script = f"exec {flags} {task / (HANDLER_MODULE + '.py')} --raw-runtime\n"
-    else:
-        script = f'exec {flags} -m awslambdaric "$@"\n'
-    bootstrap.write_text("#!/bin/sh\n" + script)
-    bootstrap.chmod(0o755)
+    runtime = (
+        f"{task / (HANDLER_MODULE + '.py')} --raw-runtime"
+        if arm == "raw_empty"
+        else '-m awslambdaric "$@"'
+    )
     handler = {
         "raw_empty": f"{HANDLER_MODULE}.empty_handler",
         "ric_empty": f"{HANDLER_MODULE}.empty_handler",
@@ -197,30 +195,8 @@ def start_emulator(
         "fraudlite_timed": f"{HANDLER_MODULE}.fraudlite_timed_handler",
         "fraudlite_quiet": f"{HANDLER_MODULE}.fraudlite_timed_handler",
     }[arm]
-    port, api_port = tools.free_port(), tools.free_port()
-    command = [
-        str(rie),
-        "--runtime-interface-emulator-address",
-        f"127.0.0.1:{port}",
-        "--runtime-api-address",
-        f"127.0.0.1:{api_port}",
-        "--log-level",
-        "error",
-        str(bootstrap),
-        handler,
-    ]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            cwd=task,
-            env=tools.isolated_env(
-                bundle, task, {**env, **(QUIET_ENV if arm == "fraudlite_quiet" else {})}
-            ),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    tools._wait_for_port(port, process)
-    return process, port
+    arm_env = {**env, **(QUIET_ENV if arm == "fraudlite_quiet" else {})}
+    return tools.emulator(rie, python, bundle, task, arm_env, log, handler, runtime)
 
 
 def _tools() -> Any:
@@ -290,7 +266,6 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
     meta = {**run_metadata(), "git": git_state()}
     times: dict[str, list[float]] = {arm: [] for arm in ARMS}
     handler_us: dict[str, list[float]] = {arm: [] for arm in TIMED}
-    processes = []
     with tempfile.TemporaryDirectory(prefix="fraudlite-rie-split-") as scratch:
         root = Path(scratch)
         task = tools.task_root(bundle, root / "task")
@@ -300,13 +275,15 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
             "FRAUD_MODEL_CACHE_DIR": str(root / "model-cache"),
         }
         invokers: dict[str, Invoker] = {}
-        try:
+        with contextlib.ExitStack() as emulators:
             for arm in ARMS:
-                process, port = start_emulator(
-                    arm, rie, python, bundle, task, env, root / f"rie_{arm}.log"
+                emu = emulators.enter_context(
+                    start_emulator(arm, rie, python, bundle, task, env, root / f"rie_{arm}.log")
                 )
-                processes.append(process)
+                port = urlsplit(emu.url).port
+                assert port is not None  # the emulator's URL names the port it was given
                 invokers[arm] = Invoker(port)
+                emulators.callback(invokers[arm].close)
                 check_answer(arm, invokers[arm].invoke(payloads[0]))  # the init (cold) invoke
                 for index in range(warmup):
                     invokers[arm].invoke(payloads[index % len(payloads)])
@@ -320,12 +297,6 @@ def run(artifacts: Path, out: Path, invokes: int, warmup: int) -> dict[str, Any]
                     times[arm].append((time.perf_counter() - begun) * 1000)
                     if arm in TIMED:
                         handler_us[arm].append(float(answer["headers"][TIMING_HEADER]))
-        finally:
-            for invoker in invokers.values():
-                invoker.close()
-            for process in processes:
-                process.terminate()
-                process.wait(timeout=10)
         progress("rie_split", f"the handler in process ({invokes} calls, same bundle, no emulator)")
         in_process = handler_in_process(python, bundle, task, env, payloads, invokes, root)
     arms = {arm: {"round_trip_ms": percentiles(values)} for arm, values in times.items()}

@@ -399,18 +399,22 @@ def emulator(
     env: Mapping[str, str],
     log: Path,
     handler: str = "service.lambda_handler.handler",
+    runtime: str = '-m awslambdaric "$@"',
 ) -> Iterator[Emulator]:
     """Run ``python -m awslambdaric HANDLER`` under the RIE on 127.0.0.1 (the API's handler
     unless another one of the image, e.g. the drift job's, is named).
 
-    Both of the RIE's addresses are given explicitly: by default its invoke endpoint listens on
-    every interface. The emulator is stopped (and waited for) on exit.
+    ``runtime`` is what the bootstrap runs with the interpreter instead of awslambdaric (a
+    benchmark's own minimal runtime loop, benchmarks/rie_split.py). Both of the RIE's addresses
+    are given explicitly: by default its invoke endpoint listens on every interface. The emulator
+    is stopped (and waited for) on exit.
     """
     # A bootstrap script, like the image's /var/runtime/bootstrap: the RIE passes the handler
-    # name to it and would read interpreter flags given on its own command line as its own.
-    bootstrap = log.parent / "bootstrap"
+    # name to it and would read interpreter flags given on its own command line as its own. One
+    # per log, so that several emulators can share a directory.
+    bootstrap = log.with_name(f"{log.stem}.bootstrap")
     flags = " ".join(python_command(python))
-    bootstrap.write_text(f'#!/bin/sh\nexec {flags} -m awslambdaric "$@"\n')
+    bootstrap.write_text(f"#!/bin/sh\nexec {flags} {runtime}\n")
     bootstrap.chmod(0o755)
     port, api_port = free_port(), free_port()
     command = [
