@@ -250,10 +250,7 @@ def ensure_data(work: Path, rows: int, formats: tuple[str, ...]) -> dict[str, Pa
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from benchmarks.plots import plt, save_figure  # Agg: files only
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     labels = [f"{r['engine']}\n{r['format']}" for r in results]
@@ -270,11 +267,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     axes[2].bar(labels, [r["cpu_us_per_row"] for r in results], color=bar_colors)
     axes[2].set_ylabel("CPU µs per row (all processes)")
     axes[2].set_title("CPU: less disturbed by a busy machine")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1081,11 +1081,9 @@ def run(config: Config) -> dict[str, Any]:
 
 def plot(report: dict[str, Any], path: Path) -> Path:
     """Requests/s per arm (a dot per round) and p50/p90/p99 per arm."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from benchmarks.plots import plt, save_figure  # Agg: files only
 
     arms = report["arms"]
     names = list(arms)
@@ -1115,11 +1113,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     right.set_ylabel("latency (ms, log scale, median of rounds)")
     right.set_title(f"load average {report['machine']['load_average_1m']} at start")
     right.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def table(report: dict[str, Any]) -> str:

@@ -21,7 +21,8 @@ METHOD_COLORS = {
 }
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay ``fig`` out, write it as a PNG at ``path`` (creating its folder) and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -74,7 +75,7 @@ def plot_load(results: dict[str, dict[str, Any]], path: Path) -> Path:
     hist.set_ylabel("% of single-transaction requests")
     hist.set_title("single transactions: distribution")
     hist.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_latency(results: dict[str, dict[str, Any]], path: Path) -> Path:
@@ -92,7 +93,7 @@ def plot_latency(results: dict[str, dict[str, Any]], path: Path) -> Path:
         axis.set_yscale("log")
         axis.set_ylabel("µs per call (log); dark p50, light p99")
         axis.set_title(f"in-process scoring: {title}")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_cold_start(results: dict[str, Any], path: Path) -> Path:
@@ -125,4 +126,4 @@ def plot_cold_start(results: dict[str, Any], path: Path) -> Path:
     imports.invert_yaxis()
     imports.set_xlabel("import self time (ms), top packages")
     imports.set_title("python -X importtime of the Lambda entry module")
-    return _save(fig, path)
+    return save_figure(fig, path)

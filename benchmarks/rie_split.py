@@ -372,11 +372,9 @@ def shares(arms: dict[str, dict[str, Any]], handler_ms: dict[str, float]) -> dic
 
 def plot(report: dict[str, Any], path: Path) -> Path:
     """Round-trip p50 and p99 per arm, and fraudlite's in-handler p50 beside them."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from benchmarks.plots import plt, save_figure  # Agg: files only
 
     arms = report["arms"]
     names = list(arms)
@@ -406,11 +404,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     load = report["machine"]["load_average_1m"]
     ax.set_title(f"warm invokes under the Lambda RIE (Python {report['python']}), load {load}")
     ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def table(report: dict[str, Any]) -> str:

@@ -205,10 +205,7 @@ def cold(primary: Path, second: Path, runs: int) -> dict[str, Any]:
 
 
 def plot(result: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from benchmarks.plots import plt, save_figure  # Agg: files only
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     names = list(CONFIGURATIONS)
@@ -230,11 +227,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     right.bar(cold_names, [result["cold"][n]["median"] for n in cold_names], color="#1b7f5a")
     right.set_ylabel("s, fresh process to first answer (median)")
     right.set_title("cold start")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

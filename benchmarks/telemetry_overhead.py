@@ -587,10 +587,7 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
 
 def plot(results: dict[str, Any], path: Path) -> Path:
     """Per-request time by configuration, and cold start with telemetry on and off."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from benchmarks.plots import plt, save_figure  # Agg: files only
 
     single = results["in_process"]["single"]["cpu"]
     cold = results["cold_start"]
@@ -622,11 +619,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
         f"{machine.get('load_average_1m', '?')} at start (medians; whiskers: quartiles)",
         fontsize=9,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def git_commit() -> dict[str, Any]:
