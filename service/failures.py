@@ -58,6 +58,31 @@ def unhandled_body(request_id: str) -> dict[str, Any]:
     return {**error.body(), "request_id": request_id}
 
 
+def failure_answer(
+    exc: Exception, record: RequestLog
+) -> tuple[int, dict[str, str] | None, dict[str, Any]]:
+    """(status, extra headers, JSON body) answering ``exc`` on the fast paths; a genuine bug is
+    logged here with its traceback (call this inside the ``except`` block)."""
+    error = as_service_error(exc)
+    if error is None:
+        logging.getLogger(REQUEST_LOGGER).exception(
+            "unhandled error", extra={"fields": {"request_id": record.request_id}}
+        )
+        return 500, None, unhandled_body(record.request_id)
+    return error.status, error.headers, error_body(error, record)
+
+
+def json_answer(
+    content: Any, extra: dict[str, str] | None, request_id: str
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The body bytes and raw headers of a JSON answer, ``X-Request-ID`` last (where the request
+    middleware puts it on every other answer)."""
+    body = encode_json(content)
+    headers = json_headers(body, extra)
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    return body, headers
+
+
 def json_headers(body: bytes, extra: dict[str, str] | None = None) -> list[tuple[bytes, bytes]]:
     """Raw response headers as Starlette's ``Response`` writes them for a JSON body: the extra
     ones (lower-cased) first, then content-length and content-type."""

@@ -25,18 +25,12 @@ from typing import TYPE_CHECKING, Any
 from service.auth import API_KEY_HEADER, require_key
 from service.aws.gateway import GatewayRequest, gateway_response, parse_event
 from service.errors import BadRequest, Detail
-from service.failures import (
-    as_service_error,
-    encode_json,
-    error_body,
-    json_headers,
-    unhandled_body,
-)
+from service.failures import failure_answer, json_answer
 from service.model import LoadedModel, ModelLoadFailure, load_model
 from service.model.errors import FaultKind
 from service.runtime import ServiceRuntime, build_runtime
 from service.settings import Settings, SettingsError
-from service.telemetry.logs import REQUEST_LOGGER, configure_logging
+from service.telemetry.logs import configure_logging
 from service.telemetry.request_record import RequestLog, request_ids
 from service.telemetry.setup import Telemetry, build_telemetry
 
@@ -117,7 +111,6 @@ class LambdaHandler:
         self.base_path = runtime.state.settings.api_base_path
         self.digests = runtime.state.settings.api_keys_sha256
         self._mangum: Callable[[Any, Any], LambdaResult] | None = None
-        self.log = logging.getLogger(REQUEST_LOGGER)
 
     def __call__(self, event: Any, context: Any) -> LambdaResult:
         request = parse_event(event, self.base_path)
@@ -147,9 +140,7 @@ class LambdaHandler:
         request_id, lambda_id = request_ids(headers.get("x-request-id"), request.event, context)
         record = writer.start(request_id, lambda_id)
         status, extra, content = self._answer(request, record)
-        body = encode_json(content)
-        response_headers = json_headers(body, extra)
-        response_headers.append((b"x-request-id", request_id.encode("latin-1")))
+        body, response_headers = json_answer(content, extra, request_id)
         result = gateway_response(request, status, response_headers, body)
         writer.write(record, "POST", _PREDICT, status, started)
         return result
@@ -169,12 +160,5 @@ class LambdaHandler:
                     "invalid body encoding", [Detail("body", "isBase64Encoded but not base64")]
                 ) from None
             return 200, None, endpoint.answer(body, record)
-        except Exception as exc:
-            error = as_service_error(exc)
-            if error is None:
-                # A genuine bug: logged with its traceback, answered 500 with the request id.
-                self.log.exception(
-                    "unhandled error", extra={"fields": {"request_id": record.request_id}}
-                )
-                return 500, None, unhandled_body(record.request_id)
-            return error.status, error.headers, error_body(error, record)
+        except Exception as exc:  # typed errors answered as such; a bug logged and answered 500
+            return failure_answer(exc, record)

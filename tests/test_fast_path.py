@@ -344,3 +344,27 @@ def test_utc_stamps_format_both_endings_milliseconds_truncated() -> None:
     assert decision.now() == "2027-01-15T08:00:00.999Z"
     now[0] = 1_800_000_001.0  # the next second is formatted anew
     assert line.now() == "2027-01-15T08:00:01.000+00:00"
+
+
+def test_lambda_fast_path_answers_a_genuine_bug_as_mangum_does(
+    model_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+
+    from service.lambda_app import LambdaHandler
+    from service.runtime import build_runtime
+
+    # A session that does not match the model's metadata: session.run fails on the feeds.
+    settings = Settings(model_uri=str(model_path))
+    other = load_model(
+        Settings(model_uri=str(build_model(tmp_path / "p.onnx", inputs=("type", "amount"))))
+    )
+    broken = dataclasses.replace(load_model(settings), session=other.session)
+    handler = LambdaHandler(build_runtime(settings, broken))
+    event = http_api_event("POST", "/predict", TX)
+    with caplog.at_level(logging.ERROR, logger="fraudlite.request"):
+        fast = handler(event, FakeLambdaContext())
+    assert fast == handler.mangum(event, FakeLambdaContext())
+    assert fast["statusCode"] == 500
+    assert json.loads(fast["body"])["request_id"] == "JKJaXmPLvHcESHA="
+    assert sum(1 for r in caplog.records if r.exc_info) == 2  # each path logged its traceback

@@ -21,13 +21,7 @@ from starlette._utils import get_route_path
 from starlette.requests import Request
 
 from service.auth import API_KEY_HEADER_RAW, require_key
-from service.failures import (
-    as_service_error,
-    encode_json,
-    error_body,
-    json_headers,
-    unhandled_body,
-)
+from service.failures import encode_json, failure_answer, json_answer, json_headers, unhandled_body
 from service.telemetry.logs import REQUEST_LOGGER
 from service.telemetry.request_record import (
     RequestLog,
@@ -63,10 +57,8 @@ def request_log(request: Request) -> RequestLog:
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+    raw = _header_raw(headers, name)
+    return None if raw is None else raw.decode("latin-1")
 
 
 class RequestLogMiddleware:
@@ -140,15 +132,8 @@ class RequestLogMiddleware:
         except ClientDisconnected:
             return CLIENT_CLOSED
         except Exception as exc:
-            error = as_service_error(exc)
-            if error is None:
-                self._log_bug(record.request_id)
-                content, status = unhandled_body(record.request_id), 500
-            else:
-                content, status, extra = error_body(error, record), error.status, error.headers
-        raw = encode_json(content)
-        response_headers = json_headers(raw, extra)
-        response_headers.append((b"x-request-id", record.request_id.encode("latin-1")))
+            status, extra, content = failure_answer(exc, record)
+        raw, response_headers = json_answer(content, extra, record.request_id)
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": raw})
         return status
