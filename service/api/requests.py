@@ -184,13 +184,8 @@ class RequestValidator:
             return None
         if semantic_problems(lambda key: getattr(row, key, msgspec.UNSET), False, ""):
             return None
-        tx_id = row.transaction_id
-        if isinstance(tx_id, float):  # whole (checked above): echoed as the integer it is
-            tx_id = int(tx_id)
-        values = tuple(getattr(row, name) for name in self.input_names)
-        return ParsedRequest(
-            False, self._columns([values]), [None if tx_id is msgspec.UNSET else tx_id]
-        )
+        values, tx_id = self._row(row, legacy=False)
+        return ParsedRequest(False, self._columns([values]), [tx_id])
 
     def parse_general(self, body: bytes) -> ParsedRequest:
         """:meth:`parse` for every body shape, with every problem explained."""
@@ -257,12 +252,16 @@ class RequestValidator:
         if problems:
             errors.extend(problems)
             return None
+        return self._row(row, legacy)
+
+    def _row(self, row: Any, legacy: bool) -> tuple[tuple[Any, ...], str | int | None]:
+        """A checked transaction's model input values and its transaction_id (or None)."""
         values = tuple(
             _legacy_type(row) if name == "type" and legacy else getattr(row, name)
             for name in self.input_names
         )
         tx_id = row.transaction_id
-        if isinstance(tx_id, float):  # whole (checked above): echoed as the integer it is
+        if isinstance(tx_id, float):  # whole (checked before): echoed as the integer it is
             tx_id = int(tx_id)
         return values, (None if tx_id is msgspec.UNSET else tx_id)
 

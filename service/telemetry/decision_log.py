@@ -18,7 +18,7 @@ filter ships ``{$.event = "decision"}`` lines to S3 through Firehose, see templa
 path (JSON lines, appended), or ``off``. Nothing here calls AWS.
 
 Extension point: a route attaches a :class:`DecisionBatch` to the request record
-(``request_log(request).decisions``); until the middleware writes it after the response, other
+(``RequestLog.decisions``); until the writer writes it after the response, other
 code may add optional per-row fields to ``batch.extra`` (e.g. ``{"arm": [...],
 "shadow_probability": [...]}``) or request-wide ones to ``batch.fields``. ``None`` values are left
 out of the record. Names must not collide with the core fields (they are dropped if they do).

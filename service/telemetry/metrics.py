@@ -2,8 +2,8 @@
 
 The metrics (CloudWatch name, unit; the Prometheus name is derived in
 :mod:`service.telemetry.prometheus`) are declared once in :data:`METRICS`. A request contributes
-one :class:`Observation`, built by the request middleware from the per-request record that routes
-fill in (:class:`service.telemetry.request_log.RequestLog`), and handed to a
+one :class:`Observation`, built by the request-log writer from the per-request record that routes
+fill in (:class:`service.telemetry.request_record.RequestLog`), and handed to a
 :class:`MetricsRecorder`:
 
 - :class:`service.telemetry.emf.EmfRecorder` on Lambda: one CloudWatch Embedded Metric Format
@@ -15,9 +15,9 @@ Dimensions are bounded: ``ModelVersion`` (one per deployed model) and ``Route`` 
 *template*, e.g. ``/v2/models/{model}/infer``, or ``unmatched``); never a transaction or request id.
 
 Extension point (other issues add metrics here, e.g. shadow/A-B disagreement, drift bin counts):
-code handling a request calls ``request_log(request).add_metric(name, value, unit)``; the value
-is summed per request, emitted in the same EMF record with the same dimensions, and exported by
-Prometheus as a counter ``fraudlite_<snake_name>_total``. Declare the name as a ``Final`` string
+code handling a request calls ``record.add_metric(name, value, unit)`` on its ``RequestLog``; the
+value is summed per request, emitted in the same EMF record with the same dimensions, and exported
+by Prometheus as a counter ``fraudlite_<snake_name>_total``. Declare the name as a ``Final`` string
 constant next to your code and, if it deserves an alarm, give the alarm that exact name
 (tests/test_template_observability.py checks template.yaml's alarms against :data:`METRIC_NAMES`
 and the string constants the service declares).

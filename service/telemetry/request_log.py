@@ -25,7 +25,7 @@ from service.failures import encode_json, failure_answer, json_answer, json_head
 from service.telemetry.logs import REQUEST_LOGGER
 from service.telemetry.request_record import (
     RequestLog,
-    record_decisions,
+    new_request_id,
     request_ids,
 )
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from service.api.predict import PredictEndpoint
     from service.runtime import ServiceRuntime
 
-__all__ = ["RequestLog", "RequestLogMiddleware", "record_decisions", "request_log"]
+__all__ = ["RequestLogMiddleware", "request_log"]
 
 _STATE_KEY = "fraudlite_log"
 #: Status noted when the client went away before its body arrived (nothing is answered).
@@ -50,8 +50,6 @@ def request_log(request: Request) -> RequestLog:
     """This request's log record (created by the middleware; a fresh one if it is absent)."""
     state = request.scope.setdefault("state", {})
     if _STATE_KEY not in state:
-        from service.telemetry.request_record import new_request_id
-
         state[_STATE_KEY] = RequestLog(request_id=new_request_id())
     return state[_STATE_KEY]
 
