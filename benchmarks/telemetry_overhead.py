@@ -48,6 +48,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
+
 from benchmarks.common import (
     DEFAULT_ARTIFACTS,
     DEFAULT_RESULTS,
@@ -70,6 +72,7 @@ from service.telemetry.prometheus import PrometheusRecorder
 from service.telemetry.setup import Telemetry
 from service.telemetry.stdout import write_stdout
 
+_encode_lines = msgspec.json.Encoder().encode_lines
 CONFIGS: Final = ("off", "lambda", "server")
 #: The issue's budgets.
 BUDGET_REQUEST_US: Final = 10.0
@@ -382,28 +385,64 @@ def _direct_calls(
         )
         return record
 
+    now = time.time()
+    stamp = writer._stamps.at(now)
+    # A request line, as the writer builds it (with telemetry off too): its encoding and its
+    # write are the baseline; what the telemetry adds to them is measured.
+    line = {
+        "ts": stamp + "+00:00",
+        "level": "info",
+        "logger": "fraudlite.request",
+        "message": "request",
+        "event": "request",
+        "request_id": request_id,
+        "method": "POST",
+        "route": route,
+        "status": 200,
+        "batch_size": 1,
+        "scoring_us": 50,
+        "duration_us": 150,
+        "model_version": model.version,
+    }
+
     def one_request() -> None:
-        writer._telemetry(route, note(new_record()), 200, time.perf_counter_ns())
-        # No flush here: in a request the request log line's flush (one write system call,
-        # there with telemetry off too) carries these lines; the extra bytes are copied here.
+        # The telemetry's stdout records are encoded with the request line, in one call (no
+        # write here: in a request the line's one write carries them, there with telemetry
+        # off too; the extra bytes are encoded here).
+        lines: list[Any] = [line]
+        writer._telemetry(route, note(new_record()), 200, 150, now, stamp, True, lines)
+        _encode_lines(lines)
+
+    def request_without() -> None:
+        new_record()
+        _encode_lines([line])
 
     noted = note(new_record())
     batch = noted.decisions
     assert batch is not None
+    on_stdout = decisions.write is write_stdout
 
     def decision_line() -> None:
-        decisions.record(batch, request_id, route)
+        if on_stdout:  # rendered, to go out with the request line
+            decisions.render(batch, request_id, route, stamp)
+        else:  # written to its file
+            decisions.record(batch, request_id, route, stamp)
 
     def metrics() -> None:
-        telemetry.metrics.observe(
-            Observation(route, 200, 0.2, writer.model_version or "none", 1, 50, noted.flagged, {})
+        observation = Observation(
+            route, 200, 0.2, writer.model_version or "none", 1, 50, noted.flagged, {}, now
         )
+        recorder = telemetry.metrics
+        if isinstance(recorder, EmfRecorder):
+            recorder.render(observation)
+        else:
+            recorder.observe(observation)
 
     def nothing() -> None:
         pass
 
     return {
-        "telemetry": (one_request, new_record),
+        "telemetry": (one_request, request_without),
         "record_decisions": (lambda: note(new_record()), new_record),
         "decision_log": (decision_line, nothing),
         "metrics": (metrics, nothing),

@@ -12,9 +12,6 @@ training's 35th and 40th percentile", not the amount.
 from __future__ import annotations
 
 import contextlib
-from typing import Final
-
-import msgspec
 
 from service.model.core import LoadedModel
 from service.monitoring.binning import BINS_FIELD, Binner
@@ -22,13 +19,13 @@ from service.monitoring.reference import ProfileError, profile_from_metadata
 from service.telemetry.decision_log import DecisionBatch, DecisionLog
 from service.telemetry.setup import Telemetry
 
-#: What precedes the indices in a single-row line.
-_BINS_HEAD: Final = f',"{BINS_FIELD}":'
-_encode = msgspec.json.Encoder().encode
-
 
 class DriftBinsLog(DecisionLog):
-    """A :class:`DecisionLog` whose records carry ``drift_bins`` for one model's profile."""
+    """A :class:`DecisionLog` whose records carry ``drift_bins`` for one model's profile.
+
+    A row the reference cannot bin (an unknown category, a missing column) is logged without
+    bins, never dropped; so is a row scored by another model (a shadow's or an arm's).
+    """
 
     def __init__(self, inner: DecisionLog, binner: Binner, model_version: str) -> None:
         super().__init__(inner.write, inner.raw_fields, inner.clock)
@@ -36,22 +33,20 @@ class DriftBinsLog(DecisionLog):
         self.binner = binner
         self.model_version = model_version
 
-    def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
+    def single_bins(self, batch: DecisionBatch, probability: float) -> list[int] | None:
+        # The common request: the indices go straight into the one-call line, without the
+        # list per row of the general renderer.
         if batch.model_version != self.model_version:
-            return super().render(batch, request_id, route)
-        if batch.probabilities.size == 1 and self._plain(batch):
-            # The common request: the indices go straight into the pre-encoded line, without
-            # a list per row or a pass through the general renderer.
-            try:
-                bins = self.binner.one_row(batch.columns, batch.probabilities.item())
-            except (ValueError, KeyError, IndexError):
-                tail = ""  # a row the reference cannot bin is logged without bins, never dropped
-            else:
-                tail = _BINS_HEAD + _encode(bins).decode()
-            return self.render_single(batch, request_id, route, tail)
-        with contextlib.suppress(ValueError, KeyError, IndexError):  # as above: without bins
-            batch.extra[BINS_FIELD] = self.binner.bin_rows(batch.columns, batch.probabilities)
-        return super().render(batch, request_id, route)
+            return None
+        try:
+            return self.binner.one_row(batch.columns, probability)
+        except (ValueError, KeyError, IndexError):
+            return None
+
+    def rows_extra(self, batch: DecisionBatch) -> None:
+        if batch.model_version == self.model_version:
+            with contextlib.suppress(ValueError, KeyError, IndexError):
+                batch.extra[BINS_FIELD] = self.binner.bin_rows(batch.columns, batch.probabilities)
 
 
 def live_binner(model: LoadedModel) -> Binner | None:

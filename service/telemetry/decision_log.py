@@ -61,15 +61,7 @@ _CORE: Final = frozenset(
     }
 )
 _encode = msgspec.json.Encoder().encode
-# The fixed text of a single-transaction line (DecisionLog.render_single), in render_rows' order.
-_SINGLE_HEAD: Final = '{"event":' + _encode(DECISION_EVENT).decode() + ',"timestamp":"'
-_REQUEST_ID: Final = '","request_id":'
-_TRANSACTION_ID: Final = ',"transaction_id":'
-_PROBABILITY: Final = ',"probability":'
-_IS_FRAUD_TRUE: Final = ',"is_fraud":true'
-_IS_FRAUD_FALSE: Final = ',"is_fraud":false'
-# Bounds the cache of encoded (model version, route, threshold) parts: a handful in practice.
-_CACHE_LIMIT: Final = 256
+_encode_lines = msgspec.json.Encoder().encode_lines
 
 
 class DecisionLogError(SettingsError):
@@ -77,50 +69,50 @@ class DecisionLogError(SettingsError):
     so the entry points treat it as any unusable setting (503 naming the variable on Lambda)."""
 
 
-class DecisionBatch:
+class DecisionBatch(msgspec.Struct):
     """The decisions of one scoring request, written once the response has been sent.
 
-    A plain class, not a dataclass (no generated code to compile at every cold start);
-    ``extra`` holds optional per-row fields, ``fields`` optional request-wide ones.
+    A msgspec Struct: built on every scored request, and a Struct is built in C, without the
+    Python-level ``__init__`` call a plain class or a dataclass costs there. ``extra`` holds
+    optional per-row fields, ``fields`` optional request-wide ones.
     """
 
-    __slots__ = (
-        "columns",
-        "contributions",
-        "extra",
-        "fields",
-        "labels",
-        "model_version",
-        "probabilities",
-        "threshold",
-        "transaction_ids",
-    )
-
-    def __init__(
-        self,
-        model_version: str,
-        threshold: float,
-        probabilities: np.ndarray,
-        labels: np.ndarray,
-        columns: Mapping[str, np.ndarray],  # raw model inputs, read only for opted-in fields
-        transaction_ids: Sequence[str | int | None] | None = None,
-        contributions: list[dict[str, Any]] | None = None,  # the API's explanation entries
-        extra: dict[str, Sequence[Any]] | None = None,
-        fields: dict[str, Any] | None = None,
-    ) -> None:
-        self.model_version = model_version
-        self.threshold = threshold
-        self.probabilities = probabilities
-        self.labels = labels
-        self.columns = columns
-        self.transaction_ids = transaction_ids
-        self.contributions = contributions
-        self.extra: dict[str, Sequence[Any]] = extra if extra is not None else {}
-        self.fields: dict[str, Any] = fields if fields is not None else {}
+    model_version: str
+    threshold: float
+    probabilities: np.ndarray
+    labels: np.ndarray
+    #: raw model inputs, read only for opted-in fields (and by the drift-bins log)
+    columns: Mapping[str, np.ndarray]
+    transaction_ids: Sequence[str | int | None] | None = None
+    #: the API's explanation entries
+    contributions: list[dict[str, Any]] | None = None
+    extra: dict[str, Sequence[Any]] = msgspec.field(default_factory=dict)
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def size(self) -> int:
         return len(self.probabilities)
+
+
+class DecisionLine(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """The record of a one-transaction request with only the core fields: the common line.
+
+    Encoded in one call (:meth:`DecisionLog.entry`), its members in
+    :meth:`DecisionLog.render_rows`' order; ``transaction_id`` and ``drift_bins`` are left out
+    when None. ``drift_bins`` is the drift-bins log's field (``BINS_FIELD`` in
+    service/monitoring/binning.py; tests compare this line with the general path's).
+    """
+
+    event: str
+    timestamp: str
+    request_id: str
+    model_version: str
+    route: str
+    threshold: float
+    transaction_id: str | int | None = None
+    probability: float
+    is_fraud: bool
+    drift_bins: list[int] | None = None
 
 
 class DecisionLog:
@@ -138,68 +130,75 @@ class DecisionLog:
         self.write = write
         self.raw_fields = tuple(raw_fields)
         self.clock = clock
-        self._stamps = UtcStamps("Z", clock)
-        self._shared: dict[tuple[str, str, float], str] = {}
+        self._stamps = UtcStamps("", clock)
 
-    def record(self, batch: DecisionBatch, request_id: str, route: str) -> None:
-        """Write one line per transaction of ``batch``."""
-        self.write(self.render(batch, request_id, route))
+    def record(
+        self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
+    ) -> None:
+        """Write one line per transaction of ``batch``.
 
-    def render(self, batch: DecisionBatch, request_id: str, route: str) -> str:
-        """The lines of ``batch``, each ending in a newline."""
-        if batch.probabilities.size == 1 and self._plain(batch):
-            return self.render_single(batch, request_id, route)
-        return self.render_rows(batch, request_id, route)
-
-    def _plain(self, batch: DecisionBatch) -> bool:
-        """Whether ``batch`` has only the core fields (no extension, raw or explained ones)."""
-        return not (batch.extra or batch.fields or self.raw_fields or batch.contributions)
-
-    def render_single(
-        self, batch: DecisionBatch, request_id: str, route: str, tail: str = ""
-    ) -> str:
-        """The line of a one-transaction batch with only the core fields: the common request.
-
-        What a request shares with the next (model version, route, threshold) is encoded once
-        per combination; the line is spliced from those pieces and the request's own values, in
-        the same key order as :meth:`render_rows`. ``tail`` is appended inside the object (a
-        pre-encoded ``,"name":value``; the drift-bins log passes its indices this way).
+        ``stamp`` is the request's time as :class:`~service.telemetry.stdout.UtcStamps` formats
+        it without a suffix (the request-log writer's, so the request's lines agree to the
+        millisecond and the time is formatted once); None reads the clock.
         """
-        key = (batch.model_version, route, batch.threshold)
-        shared = self._shared.get(key)
-        if shared is None:
-            shared = _encode(
-                {"model_version": batch.model_version, "route": route, "threshold": batch.threshold}
-            ).decode()
-            shared = "," + shared[1:-1]
-            if len(self._shared) < _CACHE_LIMIT:
-                self._shared[key] = shared
-        ids = batch.transaction_ids
-        tx_id = ids[0] if ids else None
-        return "".join(
-            (
-                _SINGLE_HEAD,
-                self._timestamp(),
-                _REQUEST_ID,
-                _encode(request_id).decode(),
-                shared,
-                "" if tx_id is None else _TRANSACTION_ID + _encode(tx_id).decode(),
-                _PROBABILITY,
-                _encode(batch.probabilities.item()).decode(),
-                _IS_FRAUD_TRUE if batch.labels.item() else _IS_FRAUD_FALSE,
-                tail,
-                "}\n",
-            )
-        )
+        self.write(self.render(batch, request_id, route, stamp))
 
-    def render_rows(self, batch: DecisionBatch, request_id: str, route: str) -> str:
+    def render(
+        self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
+    ) -> str:
+        """The lines of ``batch``, each ending in a newline."""
+        entry = self.entry(batch, request_id, route, stamp)
+        return "" if entry is None else _encode_lines((entry,)).decode()
+
+    def entry(
+        self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
+    ) -> DecisionLine | msgspec.Raw | None:
+        """``batch``'s lines as one object for msgspec to encode as lines (the request-log
+        writer encodes it in one call with the request's other lines); None for no rows.
+
+        A one-transaction batch with only the core fields (the common request) is a
+        :class:`DecisionLine`; any other is :meth:`render_rows`' text.
+        """
+        if batch.probabilities.size == 1 and not (
+            batch.extra or batch.fields or self.raw_fields or batch.contributions
+        ):
+            probability = batch.probabilities.item()
+            ids = batch.transaction_ids
+            return DecisionLine(
+                event=DECISION_EVENT,
+                timestamp=(self._stamps.now() if stamp is None else stamp) + "Z",
+                request_id=request_id,
+                model_version=batch.model_version,
+                route=route,
+                threshold=batch.threshold,
+                transaction_id=ids[0] if ids else None,
+                probability=probability,
+                is_fraud=bool(batch.labels.item()),
+                drift_bins=self.single_bins(batch, probability),
+            )
+        lines = self.render_rows(batch, request_id, route, stamp)
+        return msgspec.Raw(lines[:-1].encode()) if lines else None
+
+    def single_bins(self, batch: DecisionBatch, probability: float) -> list[int] | None:
+        """Drift-bin indices of a one-transaction batch; None (none kept) here. The drift-bins
+        log (service/monitoring/decisions.py) overrides this and :meth:`rows_extra`."""
+        return None
+
+    def rows_extra(self, batch: DecisionBatch) -> None:
+        """Add per-row fields to ``batch.extra`` before :meth:`render_rows` writes it; nothing
+        here (see :meth:`single_bins`)."""
+
+    def render_rows(
+        self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
+    ) -> str:
         """The lines of any batch, each ending in a newline.
 
         The fields every line of the request shares are encoded once; each line adds its own.
         """
+        self.rows_extra(batch)
         common: dict[str, Any] = {
             "event": DECISION_EVENT,
-            "timestamp": self._timestamp(),
+            "timestamp": (self._stamps.now() if stamp is None else stamp) + "Z",
             "request_id": request_id,
             "model_version": batch.model_version,
             "route": route,
@@ -242,10 +241,6 @@ class DecisionLog:
                     item[name] = values[i]
             lines.append(head + _encode(item)[1:])
         return b"\n".join(lines).decode() + "\n" if lines else ""
-
-    def _timestamp(self) -> str:
-        """ISO 8601 UTC with milliseconds and ``Z``."""
-        return self._stamps.now()
 
 
 def _raw_values(column: np.ndarray) -> list[Any]:

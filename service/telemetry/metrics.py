@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, NamedTuple, Protocol
 
+import msgspec
+
 #: Default CloudWatch namespace (FRAUD_METRICS_NAMESPACE overrides it).
 DEFAULT_NAMESPACE: Final = "fraudlite"
 
@@ -78,43 +80,25 @@ METRIC_NAMES: Final = frozenset(spec.name for spec in METRICS)
 UNITS: Final[Mapping[str, str]] = {spec.name: spec.unit for spec in METRICS}
 
 
-class Observation:
+class Observation(msgspec.Struct):
     """What one answered request contributes to the metrics.
 
-    A plain class, not a dataclass: the service imports it at every cold start, where a
-    dataclass would compile its generated methods.
+    A msgspec Struct: built on every request, in C (a plain class or a dataclass would run a
+    Python-level ``__init__`` there, and a dataclass compile its methods at every cold start).
     """
 
-    __slots__ = (
-        "batch_size",
-        "extra",
-        "flagged",
-        "latency_ms",
-        "model_version",
-        "route",
-        "scoring_us",
-        "status",
-    )
-
-    def __init__(
-        self,
-        route: str,
-        status: int,
-        latency_ms: float,
-        model_version: str,
-        batch_size: int | None = None,  # set by scoring routes only
-        scoring_us: int | None = None,
-        flagged: int | None = None,
-        extra: dict[str, tuple[float, str]] | None = None,  # name -> (value, unit)
-    ) -> None:
-        self.route = route
-        self.status = status
-        self.latency_ms = latency_ms
-        self.model_version = model_version
-        self.batch_size = batch_size
-        self.scoring_us = scoring_us
-        self.flagged = flagged
-        self.extra: dict[str, tuple[float, str]] = extra if extra is not None else {}
+    route: str
+    status: int
+    latency_ms: float
+    model_version: str
+    batch_size: int | None = None  # set by scoring routes only
+    scoring_us: int | None = None
+    flagged: int | None = None
+    #: extension metrics: name -> (value, unit)
+    extra: dict[str, tuple[float, str]] = msgspec.field(default_factory=dict)
+    #: when the request was answered (``time.time()``, read once for all of its lines); None:
+    #: the recorder reads its own clock
+    time: float | None = None
 
     @property
     def scored(self) -> bool:

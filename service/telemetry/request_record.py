@@ -29,15 +29,16 @@ import msgspec
 import numpy as np
 
 from service.telemetry.decision_log import DecisionBatch
+from service.telemetry.emf import EmfRecorder
 from service.telemetry.logs import REQUEST_LOGGER, direct_stream
 from service.telemetry.metrics import NO_MODEL, UNMATCHED_ROUTE, Observation
 from service.telemetry.setup import Telemetry
-from service.telemetry.stdout import UtcStamps, flush_stdout
+from service.telemetry.stdout import UtcStamps, flush_stdout, write_stdout
 
 _SAFE_ID: Final = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
-_encode = msgspec.json.Encoder().encode
-_INFO_HEAD: Final = f'"level":"info","logger":"{REQUEST_LOGGER}","message":"request",'
-_ERROR_HEAD: Final = f'"level":"error","logger":"{REQUEST_LOGGER}","message":"request",'
+_encode_lines = msgspec.json.Encoder().encode_lines
+#: The members of a written request line that JsonFormatter adds itself (the logging path).
+_HEAD: Final = frozenset({"ts", "level", "logger", "message"})
 
 
 @dataclass(slots=True)
@@ -123,7 +124,10 @@ class RequestLogWriter:
         self.log = logging.getLogger(REQUEST_LOGGER)
         self.telemetry = telemetry or Telemetry()
         self.telemetry_on = self.telemetry.active
-        self._stamps = UtcStamps("+00:00")  # as JsonFormatter's ``ts``
+        # One reading per request, formatted once: the request line adds JsonFormatter's
+        # "+00:00", the decision records their "Z".
+        self._stamps = UtcStamps("")
+        self._clock = time.time
 
     def start(self, request_id: str, lambda_request_id: str | None = None) -> RequestLog:
         """The record of a request that has just arrived."""
@@ -138,7 +142,17 @@ class RequestLogWriter:
     ) -> None:
         """Write the request's line and telemetry. ``route`` is the matched route's template
         (None when no route matched); ``started`` is ``time.perf_counter_ns()`` at arrival."""
-        fields: dict[str, Any] = {
+        now = self._clock()
+        stamp = self._stamps.at(now)
+        duration_us = (time.perf_counter_ns() - started) // 1000
+        level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
+        # The object JsonFormatter would write: its head (time, level, logger, message), then
+        # the request's fields.
+        line: dict[str, Any] = {
+            "ts": stamp + "+00:00",
+            "level": "error" if level == logging.ERROR else "info",
+            "logger": REQUEST_LOGGER,
+            "message": "request",
             "event": "request",
             "request_id": record.request_id,
             "method": method,
@@ -146,21 +160,36 @@ class RequestLogWriter:
             "status": status,
             "batch_size": record.batch_size,
             "scoring_us": record.scoring_us,
-            "duration_us": (time.perf_counter_ns() - started) // 1000,
+            "duration_us": duration_us,
             "model_version": self.model_version,
         }
         if record.lambda_request_id:
-            fields["lambda_request_id"] = record.lambda_request_id
+            line["lambda_request_id"] = record.lambda_request_id
         if record.error_fields:
-            fields["error_fields"] = record.error_fields[:20]
-        if self.telemetry_on:  # its lines go out with the request line's flush
-            self._telemetry(route or UNMATCHED_ROUTE, record, status, started)
-        level = logging.ERROR if status >= 500 and status != 503 else logging.INFO
-        flushed = self._emit(level, fields)
-        # Telemetry's stdout lines went out with the request line's flush when that was stdout.
-        if self.telemetry_on and not (
-            flushed is sys.stdout and self.telemetry.flush is flush_stdout
-        ):
+            line["error_fields"] = record.error_fields[:20]
+        enabled = self.log.isEnabledFor(level)
+        stream = direct_stream(self.log) if enabled else None
+        # When the line goes straight to stdout, so do the telemetry's stdout records, encoded
+        # with it in one call and written with it in one write.
+        joined = stream is not None and stream is sys.stdout
+        lines: list[Any] = [line]
+        if self.telemetry_on:
+            route_name = route or UNMATCHED_ROUTE
+            self._telemetry(route_name, record, status, duration_us, now, stamp, joined, lines)
+        if stream is not None:
+            try:
+                text = _encode_lines(lines).decode()
+            except Exception:  # a record that does not encode: the request line alone
+                self.log.exception(
+                    "telemetry failed", extra={"fields": {"event": "telemetry_error"}}
+                )
+                text = _encode_lines(lines[:1]).decode()
+            stream.write(text)
+            stream.flush()
+        elif enabled:  # someone else's handlers (e.g. pytest's caplog): go through logging
+            fields = {name: value for name, value in line.items() if name not in _HEAD}
+            self.log.log(level, "request", extra={"fields": fields})
+        if self.telemetry_on and not (joined and self.telemetry.flush is flush_stdout):
             try:
                 self.telemetry.flush()
             except Exception:
@@ -168,38 +197,49 @@ class RequestLogWriter:
                     "telemetry failed", extra={"fields": {"event": "telemetry_error"}}
                 )
 
-    def _emit(self, level: int, fields: dict[str, Any]) -> Any:
-        """Write the line; returns the stream it wrote and flushed directly, else None."""
-        if not self.log.isEnabledFor(level):
-            return None
-        stream = direct_stream(self.log)
-        if stream is None:  # someone else's handlers (e.g. pytest's caplog): go through logging
-            self.log.log(level, "request", extra={"fields": fields})
-            return None
-        # The same object JsonFormatter would write, without building a LogRecord: its fixed
-        # head (timestamp, level, logger, message) spliced before the fields' own encoding.
-        head = _ERROR_HEAD if level >= logging.ERROR else _INFO_HEAD
-        stream.write(f'{{"ts":"{self._stamps.now()}",{head}{_encode(fields)[1:].decode()}\n')
-        stream.flush()
-        return stream
+    def _telemetry(
+        self,
+        route: str,
+        record: RequestLog,
+        status: int,
+        duration_us: int,
+        now: float,
+        stamp: str,
+        joined: bool,
+        lines: list[Any],
+    ) -> None:
+        """Metrics and decision records of the request, after its answer (issue 15), timed by
+        the request line's clock reading (``now``, and ``stamp`` as formatted).
 
-    def _telemetry(self, route: str, record: RequestLog, status: int, started: int) -> None:
-        """Metrics and decision records of the request, after its answer (issue 15)."""
+        When ``joined`` (the request line goes to stdout), the records of the recorders that
+        write to stdout are added to ``lines`` as objects, to be encoded and written with it;
+        the others write their own.
+        """
         try:
-            decisions = self.telemetry.decisions
+            telemetry = self.telemetry
+            decisions = telemetry.decisions
             if decisions is not None and record.decisions is not None and status < 400:
-                decisions.record(record.decisions, record.request_id, route)
-            self.telemetry.metrics.observe(
-                Observation(
-                    route=route,
-                    status=status,
-                    latency_ms=((time.perf_counter_ns() - started) // 1000) / 1000,
-                    model_version=self.model_version or NO_MODEL,
-                    batch_size=record.batch_size,
-                    scoring_us=record.scoring_us,
-                    flagged=record.flagged,
-                    extra=record.metrics,
-                )
+                if joined and decisions.write is write_stdout:
+                    entry = decisions.entry(record.decisions, record.request_id, route, stamp)
+                    if entry is not None:
+                        lines.append(entry)
+                else:
+                    decisions.record(record.decisions, record.request_id, route, stamp)
+            observation = Observation(
+                route,
+                status,
+                duration_us / 1000,
+                self.model_version or NO_MODEL,
+                record.batch_size,
+                record.scoring_us,
+                record.flagged,
+                record.metrics,
+                now,
             )
+            metrics = telemetry.metrics
+            if joined and isinstance(metrics, EmfRecorder) and metrics.write is write_stdout:
+                lines.append(metrics.record(observation))
+            else:
+                metrics.observe(observation)
         except Exception:
             self.log.exception("telemetry failed", extra={"fields": {"event": "telemetry_error"}})

@@ -4,7 +4,8 @@ system call however many lines it produced. Lambda reads the function's stdout l
 
 :class:`UtcStamps` times those lines (the request line and the decision records): the date and
 time to the second are formatted once per second and the milliseconds looked up in a table, so a
-timestamp costs a clock read and a string join rather than a ``strftime`` per line."""
+timestamp costs a clock read and a string join rather than a ``strftime`` per line. A request's
+lines share one reading, formatted once (the request-log writer passes it on)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,11 @@ class UtcStamps:
 
     def now(self) -> str:
         """The current time, milliseconds truncated."""
-        now = self.clock()
+        return self.at(self.clock())
+
+    def at(self, now: float) -> str:
+        """``now`` (seconds since the epoch, as ``time.time()``), milliseconds truncated: a
+        request's lines share one clock reading."""
         second = int(now)
         if second != self._second:
             self._second = second
