@@ -61,8 +61,10 @@ from benchmarks.common import (
     write_json,
 )
 from service import schema
-from service.app import create_app
+from service.app import app_for
 from service.model import LoadedModel, load_model
+from service.monitoring.decisions import DriftBinsLog
+from service.runtime import build_runtime
 from service.settings import Settings
 from service.telemetry.decision_log import DecisionLog, FileLines
 from service.telemetry.emf import EmfRecorder
@@ -73,10 +75,15 @@ from service.telemetry.setup import Telemetry
 from service.telemetry.stdout import write_stdout
 
 _encode_lines = msgspec.json.Encoder().encode_lines
-CONFIGS: Final = ("off", "lambda", "server")
+#: ``lambda``/``server``: issue 15's metrics and decision log; ``+bins``: as deployed with a model
+#: that carries a drift profile, the decision lines also holding issue 17's ``drift_bins``.
+CONFIGS: Final = ("off", "lambda", "lambda+bins", "server", "server+bins")
+SURFACES: Final = ("lambda", "server")
 #: The issue's budgets.
 BUDGET_REQUEST_US: Final = 10.0
 BUDGET_COLD_MS: Final = 10.0
+#: Issue 17's target for the drift bins of one row (decision lines' ``drift_bins``).
+BUDGET_BINS_US: Final = 5.0
 #: What each library's users import to write EMF (ours: the module the service uses).
 LIBRARIES: Final = {
     "fraudlite (EMF by hand)": "service.telemetry.emf",
@@ -86,7 +93,9 @@ LIBRARIES: Final = {
 
 
 def telemetry_for(config: str, folder: Path) -> Telemetry:
-    """The telemetry of one configuration; its files live in ``folder``."""
+    """The telemetry of one configuration (``+bins`` or not: :func:`app_for_config` decides);
+    its files live in ``folder``."""
+    config = config.removesuffix("+bins")
     if config == "off":
         return Telemetry()
     if config == "lambda":
@@ -96,6 +105,18 @@ def telemetry_for(config: str, folder: Path) -> Telemetry:
     recorder = PrometheusRecorder()
     decisions = DecisionLog(FileLines(str(folder / "decisions.jsonl")))
     return Telemetry(metrics=recorder, decisions=decisions, routes=recorder.routes())
+
+
+def app_for_config(settings: Settings, model: LoadedModel, config: str, folder: Path) -> Any:
+    """The app of one configuration or in-situ step: built as the entry points build it, which
+    adds drift bins to the decision lines when the model carries a profile; without ``+bins``
+    in the name the decision log is unwrapped to its plain self (issue 15's scope alone)."""
+    telemetry = step_telemetry(config, folder) if config in STEPS else telemetry_for(config, folder)
+    runtime = build_runtime(settings, model, telemetry)
+    decisions = runtime.telemetry.decisions
+    if not config.endswith("+bins") and isinstance(decisions, DriftBinsLog):
+        runtime.telemetry.decisions = decisions.inner  # the writer reads it per request
+    return app_for(runtime)
 
 
 def asgi_scope(body: bytes) -> dict[str, Any]:
@@ -172,7 +193,7 @@ def in_process(model: LoadedModel, settings: Settings, rounds: int, requests: in
         try:
             sys.stdout = stdout_sink  # EMF and decision lines, as Lambda's stdout would get them
             configure_logging("INFO", stream=stdout_sink)  # the request log, in every config
-            apps = {c: create_app(settings, model, telemetry_for(c, folder)) for c in CONFIGS}
+            apps = {c: app_for_config(settings, model, c, folder) for c in CONFIGS}
             for app in apps.values():  # warm every path once
                 time_requests(loop, app, single, 200)
                 time_requests(loop, app, batch, 2)
@@ -210,8 +231,10 @@ STEPS: Final = (
     "plumbing",
     "emf",
     "emf+decisions",
+    "emf+decisions+bins",
     "prometheus",
     "prometheus+decisions",
+    "prometheus+decisions+bins",
 )
 
 
@@ -228,7 +251,8 @@ class _IdleRecorder:
 
 
 def step_telemetry(step: str, folder: Path) -> Telemetry:
-    """The telemetry of one step of :func:`in_situ`."""
+    """The telemetry of one step of :func:`in_situ` (the bins: :func:`app_for_config`)."""
+    step = step.removesuffix("+bins")
     metrics: Any = None
     if step == "plumbing":
         metrics = _IdleRecorder()
@@ -263,7 +287,7 @@ def in_situ(model: LoadedModel, settings: Settings, rounds: int, requests: int) 
         try:
             sys.stdout = sink
             configure_logging("INFO", stream=sink)
-            apps = {s: create_app(settings, model, step_telemetry(s, folder)) for s in STEPS}
+            apps = {s: app_for_config(settings, model, s, folder) for s in STEPS}
             for app in apps.values():
                 time_requests(loop, app, single, 200)
             for index in range(rounds):
@@ -422,11 +446,11 @@ def _direct_calls(
     assert batch is not None
     on_stdout = decisions.write is write_stdout
 
-    def decision_line() -> None:
+    def decision_line(log: Any = decisions) -> None:
         if on_stdout:  # rendered, to go out with the request line
-            decisions.render(batch, request_id, route, stamp)
+            log.render(batch, request_id, route, stamp)
         else:  # written to its file
-            decisions.record(batch, request_id, route, stamp)
+            log.record(batch, request_id, route, stamp)
 
     def metrics() -> None:
         observation = Observation(
@@ -441,12 +465,15 @@ def _direct_calls(
     def nothing() -> None:
         pass
 
-    return {
+    calls = {
         "telemetry": (one_request, request_without),
         "record_decisions": (lambda: note(new_record()), new_record),
         "decision_log": (decision_line, nothing),
         "metrics": (metrics, nothing),
     }
+    if isinstance(decisions, DriftBinsLog):  # the same line without issue 17's bins
+        calls["decision_log_without_bins"] = (lambda: decision_line(decisions.inner), nothing)
+    return calls
 
 
 def summarize_rounds(per_round: dict[str, list[float]], n: int) -> dict[str, Any]:
@@ -463,6 +490,10 @@ def summarize_rounds(per_round: dict[str, list[float]], n: int) -> dict[str, Any
             out[config]["overhead_median_us"] = statistics.median(deltas)
             out[config]["overhead_q1_us"] = statistics.quantiles(deltas, n=4)[0]
             out[config]["overhead_q3_us"] = statistics.quantiles(deltas, n=4)[2]
+        plain = config.removesuffix("+bins")
+        if plain != config and plain in per_round:  # what the bins add, paired likewise
+            deltas = [v - w for v, w in zip(values, per_round[plain], strict=True)]
+            out[config]["bins_median_us"] = statistics.median(deltas)
     return out
 
 
@@ -608,13 +639,20 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
     single = results["in_process"]["single"]
     out: dict[str, Any] = {}
     for clock in ("cpu", "wall"):
-        for config in ("lambda", "server"):
+        for config in SURFACES:
             value = single[clock][config]["overhead_median_us"]
             out[f"{config}_request_overhead_us_{clock}"] = {
                 "value": value,
                 "budget": BUDGET_REQUEST_US,
                 "met": value <= BUDGET_REQUEST_US,
             }
+            binned = single[clock].get(f"{config}+bins", {})
+            if "bins_median_us" in binned:  # issue 17's field, on its own target
+                out[f"{config}_drift_bins_us_{clock}"] = {
+                    "value": binned["bins_median_us"],
+                    "budget": BUDGET_BINS_US,
+                    "met": binned["bins_median_us"] <= BUDGET_BINS_US,
+                }
         cold = results["cold_start"][f"{clock}_overhead_median_ms"]
         out[f"cold_start_overhead_ms_{clock}"] = {
             "value": cold,
@@ -631,7 +669,13 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     single = results["in_process"]["single"]["cpu"]
     cold = results["cold_start"]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
-    colors = {"off": "#8c8c8c", "lambda": "#1b7f5a", "server": "#4a7ebb"}
+    colors = {
+        "off": "#8c8c8c",
+        "lambda": "#1b7f5a",
+        "lambda+bins": "#7fbf9f",
+        "server": "#4a7ebb",
+        "server+bins": "#9fbfe0",
+    }
     medians = [single[c]["median_us"] for c in CONFIGS]
     errors = [
         [single[c]["median_us"] - single[c]["q1_us"] for c in CONFIGS],
@@ -644,7 +688,11 @@ def plot(results: dict[str, Any], path: Path) -> Path:
             label += f"\n({single[config]['overhead_median_us']:+.1f})"
         left.text(index, medians[index], label, ha="center", va="bottom", fontsize=9)
     left.set_ylabel("CPU µs per single-transaction request (in process)")
-    left.set_title("Telemetry off / EMF+decisions / Prometheus+decisions")
+    left.axhline(
+        single["off"]["median_us"] + BUDGET_REQUEST_US, color="#b22222", linestyle="--", linewidth=1
+    )
+    left.set_title("Off / EMF+decisions / Prometheus+decisions (+ drift bins)", fontsize=10)
+    left.tick_params(axis="x", labelsize=8)
     values = [cold["off"]["cpu_median_ms"], cold["on"]["cpu_median_ms"]]
     right.bar(["off", "on"], values, color=[colors["off"], colors["lambda"]])
     for index, value in enumerate(values):
@@ -691,19 +739,26 @@ def _plot_in_situ(axes: Any, results: dict[str, Any]) -> None:
     bars = []
     for surface, metrics_step in (("lambda", "emf"), ("server", "prometheus")):
         metrics = steps[metrics_step]["overhead_median_us"] - plumbing
-        decisions = steps[f"{metrics_step}+decisions"]["overhead_median_us"] - plumbing - metrics
-        bars.append((surface, plumbing, metrics, decisions, direct[surface]["median_us"]))
+        decided = steps[f"{metrics_step}+decisions"]["overhead_median_us"]
+        decisions = decided - plumbing - metrics
+        bins = steps[f"{metrics_step}+decisions+bins"]["overhead_median_us"] - decided
+        bars.append((surface, plumbing, metrics, decisions, bins, direct[surface]["median_us"]))
     names = [f"{surface}\nin situ" for surface, *_ in bars]
     bottoms = [0.0] * len(bars)
     for index, (label, color) in enumerate(
-        (("plumbing", "#bbbbbb"), ("metrics", "#4a7ebb"), ("decision log", "#1b7f5a"))
+        (
+            ("plumbing", "#bbbbbb"),
+            ("metrics", "#4a7ebb"),
+            ("decision log", "#1b7f5a"),
+            ("drift bins (issue 17)", "#d9a441"),
+        )
     ):
         values = [bar[1 + index] for bar in bars]
         axes.bar(names, values, bottom=bottoms, color=color, label=label)
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     for index, total in enumerate(bottoms):
         axes.text(index, total, f"{total:+.1f}", ha="center", va="bottom", fontsize=9)
-    warm = [bar[4] for bar in bars]
+    warm = [bar[5] for bar in bars]
     axes.bar([f"{surface}\nwarm loop" for surface, *_ in bars], warm, color="#8c8c8c")
     for index, value in enumerate(warm):
         axes.text(len(bars) + index, value, f"{value:.1f}", ha="center", va="bottom", fontsize=9)
@@ -756,7 +811,7 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
             buffer.write(f"{clock} {config:>7}: {single[config]['median_us']:.1f} µs{extra}\n")
         cold = results["cold_start"][f"{clock}_overhead_median_ms"]
         buffer.write(f"{clock} cold start overhead: {cold:.2f} ms (median paired)\n")
-    for config in ("lambda", "server"):
+    for config in SURFACES:
         direct = results["direct_path"][config]
         parts = ", ".join(f"{k} {v:.2f}" for k, v in direct["parts"].items())
         buffer.write(f"direct {config}: {direct['median_us']:.2f} µs ({parts})\n")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +370,72 @@ def test_lambda_fast_path_answers_a_genuine_bug_as_mangum_does(
     assert fast["statusCode"] == 500
     assert json.loads(fast["body"])["request_id"] == "JKJaXmPLvHcESHA="
     assert sum(1 for r in caplog.records if r.exc_info) == 2  # each path logged its traceback
+
+
+def test_a_requests_stdout_lines_share_one_clock_reading_and_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request line, its decision line and its EMF record are timed by one clock reading
+    and leave in one write when they all go to stdout; with the decision log in a file, that
+    file gets its own line and stdout the other two."""
+    import io
+
+    from service.telemetry.decision_log import DecisionLog
+    from service.telemetry.emf import EmfRecorder
+    from service.telemetry.logs import configure_logging
+    from service.telemetry.request_record import RequestLogWriter, record_decisions
+    from service.telemetry.setup import Telemetry
+    from service.telemetry.stdout import write_stdout
+
+    class CountingStdout(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            return super().write(text)
+
+    def one_request(decisions: DecisionLog) -> CountingStdout:
+        out = CountingStdout()
+        monkeypatch.setattr(sys, "stdout", out)
+        configure_logging("INFO", stream=out)
+        root = logging.getLogger("fraudlite")
+        try:
+            telemetry = Telemetry(metrics=EmfRecorder("fraudlite"), decisions=decisions)
+            writer = RequestLogWriter("v1", telemetry)
+            writer._clock = lambda: 1_800_000_000.2345  # 2027-01-15T08:00:00.234 UTC
+            record = writer.start("req-1")
+            record.batch_size, record.scoring_us = 1, 40
+            record_decisions(
+                record,
+                model_version="v1",
+                threshold=0.5,
+                probabilities=np.array([0.75], dtype=np.float32),
+                labels=np.array([True]),
+                columns={},
+                transaction_ids=["t-1"],
+            )
+            writer.write(record, "POST", "/predict", 200, time.perf_counter_ns())
+        finally:
+            for handler in list(root.handlers):
+                root.removeHandler(handler)
+            root.propagate = True
+        return out
+
+    out = one_request(DecisionLog(write_stdout))
+    request, decision, emf = (json.loads(line) for line in out.getvalue().splitlines())
+    assert out.writes == 1
+    assert request["event"] == "request" and request["ts"] == "2027-01-15T08:00:00.234+00:00"
+    assert decision["event"] == "decision" and decision["timestamp"] == "2027-01-15T08:00:00.234Z"
+    assert decision["transaction_id"] == "t-1" and decision["probability"] == 0.75
+    assert emf["_aws"]["Timestamp"] == 1_800_000_000_234 and emf["TransactionsFlagged"] == 1
+    assert emf["RequestLatency"] == request["duration_us"] / 1000
+
+    lines: list[str] = []
+    out = one_request(DecisionLog(lines.append))  # e.g. FRAUD_DECISION_LOG=<file>
+    assert out.writes == 1
+    assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == [
+        "request",
+        "metrics",
+    ]
+    (line,) = lines
+    assert json.loads(line)["timestamp"] == "2027-01-15T08:00:00.234Z"
