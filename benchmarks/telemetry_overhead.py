@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -61,10 +62,9 @@ from benchmarks.common import (
     write_json,
 )
 from service import schema
-from service.app import app_for
+from service.app import create_app
 from service.model import LoadedModel, load_model
 from service.monitoring.decisions import DriftBinsLog
-from service.runtime import build_runtime
 from service.settings import Settings
 from service.telemetry.decision_log import DecisionLog, FileLines
 from service.telemetry.emf import EmfRecorder
@@ -108,15 +108,13 @@ def telemetry_for(config: str, folder: Path) -> Telemetry:
 
 
 def app_for_config(settings: Settings, model: LoadedModel, config: str, folder: Path) -> Any:
-    """The app of one configuration or in-situ step: built as the entry points build it, which
-    adds drift bins to the decision lines when the model carries a profile; without ``+bins``
-    in the name the decision log is unwrapped to its plain self (issue 15's scope alone)."""
+    """The app of one configuration or in-situ step, built as the entry points build it: with
+    ``+bins`` in its name the decision lines also carry issue 17's drift bins (the default,
+    when the model carries a profile), without it ``FRAUD_DRIFT_BINS=off`` (issue 15's
+    metrics and decision log alone)."""
     telemetry = step_telemetry(config, folder) if config in STEPS else telemetry_for(config, folder)
-    runtime = build_runtime(settings, model, telemetry)
-    decisions = runtime.telemetry.decisions
-    if not config.endswith("+bins") and isinstance(decisions, DriftBinsLog):
-        runtime.telemetry.decisions = decisions.inner  # the writer reads it per request
-    return app_for(runtime)
+    bins = replace(settings, drift_bins=config.endswith("+bins"))
+    return create_app(bins, model, telemetry)
 
 
 def asgi_scope(body: bytes) -> dict[str, Any]:
@@ -324,7 +322,7 @@ def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: in
     ``repeats`` runs of ``number`` calls, and split into its parts (``parts``: each timed alone
     the same way), to say where the microseconds go.
     """
-    from service.monitoring.decisions import DriftBinsLog, with_drift_bins
+    from service.monitoring.decisions import with_drift_bins
     from service.state import ServiceState
 
     state = ServiceState(settings=settings, model=model)

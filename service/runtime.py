@@ -50,7 +50,8 @@ def build_runtime(
     telemetry = telemetry or Telemetry()
     telemetry.metrics.startup(model_loaded=isinstance(model, LoadedModel))
     # --- drift monitoring (issue 17): reference-bin indices in the decision log ---
-    telemetry = with_drift_bins(telemetry, model)
+    if settings.drift_bins:
+        telemetry = with_drift_bins(telemetry, model)
     return ServiceRuntime(
         state=state,
         telemetry=telemetry,

@@ -21,7 +21,7 @@ from service.monitoring.binning import Binner
 from service.monitoring.decisions import DriftBinsLog, live_binner
 from service.monitoring.live import LiveCounts
 from service.monitoring.records import BinCounter
-from service.schema import MODEL_INPUTS
+from service.schema import EXAMPLE_TRANSACTION, MODEL_INPUTS
 from service.settings import Settings
 from service.telemetry.decision_log import DecisionLog, FileLines
 from service.telemetry.setup import Telemetry
@@ -187,6 +187,28 @@ def test_models_without_a_profile_log_without_bins(tmp_path: Path) -> None:
     telemetry = Telemetry(decisions=decisions)
     create_app(Settings(model_uri=str(path)), model, telemetry)
     assert telemetry.decisions is decisions and not isinstance(decisions, DriftBinsLog)
+
+
+def test_drift_bins_off_logs_a_profiled_models_decisions_without_bins(model_path: Path) -> None:
+    """FRAUD_DRIFT_BINS=off: the same decision lines without ``drift_bins``; on (the default)
+    adds them."""
+    assert Settings.from_env({}).drift_bins is True
+    body = {**EXAMPLE_TRANSACTION, "transaction_id": "t-1"}
+    records = {}
+    for switch in ("on", "off"):
+        env = {"FRAUD_MODEL_URI": str(model_path), "FRAUD_DRIFT_BINS": switch}
+        settings = Settings.from_env(env)
+        assert settings.drift_bins is (switch == "on")
+        written: list[str] = []
+        telemetry = Telemetry(decisions=DecisionLog(written.append))
+        client = TestClient(create_app(settings, load_model(settings), telemetry))
+        assert client.post("/predict", json=body).status_code == 200
+        (line,) = written
+        records[switch] = json.loads(line)
+    assert isinstance(records["on"].pop("drift_bins"), list) and "drift_bins" not in records["off"]
+    for record in records.values():
+        del record["timestamp"], record["request_id"]
+    assert records["on"] == records["off"]
 
 
 def test_binner_bins_agree_with_searchsorted(loaded: LoadedModel) -> None:

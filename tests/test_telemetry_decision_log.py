@@ -226,6 +226,7 @@ def test_a_failing_decision_log_never_fails_a_request(model_path: Path, caplog) 
         ({"FRAUD_DECISION_LOG_FIELDS": "amount,nameOrig"}, "FRAUD_DECISION_LOG_FIELDS"),
         ({"FRAUD_METRICS_NAMESPACE": "AWS/Lambda"}, "FRAUD_METRICS_NAMESPACE"),
         ({"FRAUD_METRICS": "maybe"}, "FRAUD_METRICS"),
+        ({"FRAUD_DRIFT_BINS": "sometimes"}, "FRAUD_DRIFT_BINS"),
     ],
 )
 def test_bad_telemetry_settings_are_a_503_naming_the_variable_on_lambda(

@@ -54,11 +54,15 @@ def _telemetry_settings(environ: Mapping[str, str]) -> dict[str, object]:
     if metrics not in _ON_OFF:
         raise SettingsError("FRAUD_METRICS", "expected on or off")
     fields = text("FRAUD_DECISION_LOG_FIELDS") or ""
+    drift_bins = (text("FRAUD_DRIFT_BINS") or "on").lower()
+    if drift_bins not in _ON_OFF:
+        raise SettingsError("FRAUD_DRIFT_BINS", "expected on or off")
     return {
         "metrics": _ON_OFF[metrics],
         "metrics_namespace": text("FRAUD_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
         "decision_log": text("FRAUD_DECISION_LOG") or "stdout",
         "decision_log_fields": tuple(f.strip() for f in fields.split(",") if f.strip()),
+        "drift_bins": _ON_OFF[drift_bins],
     }
 
 
@@ -106,6 +110,10 @@ class Settings:
     decision_log: str = "stdout"
     #: FRAUD_DECISION_LOG_FIELDS: raw fields to log with each decision (personal data: opt-in).
     decision_log_fields: tuple[str, ...] = ()
+    #: FRAUD_DRIFT_BINS: reference-bin indices in each decision line when the model carries a
+    #: drift profile (issue 17's live drift; off saves their cost per request, measured by
+    #: benchmarks/telemetry_overhead.py, and leaves fraud-drift no live traffic to compare).
+    drift_bins: bool = True
     s3_endpoint_url: str | None = None
     model_cache_dir: str = DEFAULT_CACHE_DIR
     api_base_path: str = "/"
