@@ -254,6 +254,19 @@ def test_function_environment_configures_the_telemetry(
     assert settings.metrics_namespace == DEFAULT_NAMESPACE
 
 
+@pytest.mark.parametrize(
+    ("decisions", "drift", "bins"),
+    [("Enabled", "Enabled", True), ("Enabled", "Disabled", False), ("Disabled", "Enabled", False)],
+)
+def test_decision_lines_carry_drift_bins_only_for_the_drift_job(
+    cfn: dict[str, Any], decisions: str, drift: str, bins: bool
+) -> None:
+    function = cfn["Resources"]["ScoringFunction"]
+    parameters = {"DecisionLog": decisions, "DriftMonitor": drift}
+    env = resolved(cfn, function["Properties"]["Environment"]["Variables"], parameters)
+    assert Settings.from_env(env).drift_bins is bins
+
+
 @pytest.mark.parametrize(("tracing", "xray"), [("PassThrough", False), ("Active", True)])
 def test_tracing_is_a_parameter_off_by_default(
     cfn: dict[str, Any], sam: dict[str, Any], tracing: str, xray: bool
