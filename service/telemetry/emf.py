@@ -57,7 +57,8 @@ _SLOT: Final = "\x00slot\x00"
 
 class EmfRecorder:
     """Writes one EMF record per observed request through ``write`` (stdout by default, flushed
-    once per request by the middleware).
+    once per request by the middleware), or hands it to the request-log writer (:meth:`record`)
+    to go out with the request line.
 
     The first record of the process also carries ``ColdStarts`` 1 and, when the model failed to
     load, ``ModelLoadFailures`` 1: one record per invocation, even for the first one.

@@ -3,7 +3,10 @@
 Routes fill in a :class:`RequestLog` (batch size, scoring time, decisions, error fields); once the
 answer is sent, :class:`RequestLogWriter` writes the request's JSON log line and hands the request
 to the app's telemetry (issue 15): one metrics observation (:mod:`service.telemetry.metrics`) and
-the decision records the scoring routes attached (:mod:`service.telemetry.decision_log`).
+the decision records the scoring routes attached (:mod:`service.telemetry.decision_log`). When
+the line goes straight to stdout, the telemetry's stdout records (decision lines, the EMF record)
+go with it: one encode, one write, and one clock reading for all of them (the per-request cost is
+measured by benchmarks/telemetry_overhead.py).
 
 Both the ASGI middleware (:mod:`service.telemetry.request_log`) and the Lambda fast path
 (:mod:`service.lambda_app`) use these, so the two surfaces write the same line.

@@ -1,6 +1,8 @@
-"""Telemetry lines on stdout (EMF records, decision records): written as they come, flushed once
-per request by the request middleware (after its own log line), so one request costs one write
-system call however many lines it produced. Lambda reads the function's stdout line by line.
+"""Telemetry lines on stdout (EMF records, decision records). When the request line goes straight
+to stdout, the request-log writer encodes them with it and writes them in its one write
+(:mod:`service.telemetry.request_record`); otherwise they are written here as they come and
+flushed once per request, so one request still costs one write system call however many lines it
+produced. Lambda reads the function's stdout line by line.
 
 :class:`UtcStamps` times those lines (the request line and the decision records): the date and
 time to the second are formatted once per second and the milliseconds looked up in a table, so a
