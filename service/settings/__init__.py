@@ -50,19 +50,19 @@ def _telemetry_settings(environ: Mapping[str, str]) -> dict[str, object]:
     def text(name: str) -> str | None:
         return environ.get(name, "").strip() or None
 
-    metrics = (text("FRAUD_METRICS") or "on").lower()
-    if metrics not in _ON_OFF:
-        raise SettingsError("FRAUD_METRICS", "expected on or off")
+    def switch(name: str) -> bool:  # on unless set to off
+        value = (text(name) or "on").lower()
+        if value not in _ON_OFF:
+            raise SettingsError(name, "expected on or off")
+        return _ON_OFF[value]
+
     fields = text("FRAUD_DECISION_LOG_FIELDS") or ""
-    drift_bins = (text("FRAUD_DRIFT_BINS") or "on").lower()
-    if drift_bins not in _ON_OFF:
-        raise SettingsError("FRAUD_DRIFT_BINS", "expected on or off")
     return {
-        "metrics": _ON_OFF[metrics],
+        "metrics": switch("FRAUD_METRICS"),
         "metrics_namespace": text("FRAUD_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
         "decision_log": text("FRAUD_DECISION_LOG") or "stdout",
         "decision_log_fields": tuple(f.strip() for f in fields.split(",") if f.strip()),
-        "drift_bins": _ON_OFF[drift_bins],
+        "drift_bins": switch("FRAUD_DRIFT_BINS"),
     }
 
 

@@ -97,7 +97,7 @@ class DecisionBatch(msgspec.Struct):
 class DecisionLine(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The record of a one-transaction request with only the core fields: the common line.
 
-    Encoded in one call (:meth:`DecisionLog.entry`), its members in
+    Built by :meth:`DecisionLog.single_line` and encoded in one call, its members in
     :meth:`DecisionLog.render_rows`' order; ``transaction_id`` and ``drift_bins`` are left out
     when None. ``drift_bins`` is the drift-bins log's field (``BINS_FIELD`` in
     service/monitoring/binning.py; tests compare this line with the general path's).
@@ -147,37 +147,45 @@ class DecisionLog:
         self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
     ) -> str:
         """The lines of ``batch``, each ending in a newline."""
-        entry = self.entry(batch, request_id, route, stamp)
-        return "" if entry is None else _encode_lines((entry,)).decode()
+        line = self.single_line(batch, request_id, route, stamp)
+        if line is not None:
+            return _encode_lines((line,)).decode()
+        return self.render_rows(batch, request_id, route, stamp)
 
     def entry(
         self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
     ) -> DecisionLine | msgspec.Raw | None:
         """``batch``'s lines as one object for msgspec to encode as lines (the request-log
-        writer encodes it in one call with the request's other lines); None for no rows.
-
-        A one-transaction batch with only the core fields (the common request) is a
-        :class:`DecisionLine`; any other is :meth:`render_rows`' text.
-        """
-        if batch.probabilities.size == 1 and not (
-            batch.extra or batch.fields or self.raw_fields or batch.contributions
-        ):
-            probability = batch.probabilities.item()
-            ids = batch.transaction_ids
-            return DecisionLine(
-                event=DECISION_EVENT,
-                timestamp=(self._stamps.now() if stamp is None else stamp) + "Z",
-                request_id=request_id,
-                model_version=batch.model_version,
-                route=route,
-                threshold=batch.threshold,
-                transaction_id=ids[0] if ids else None,
-                probability=probability,
-                is_fraud=bool(batch.labels.item()),
-                drift_bins=self.single_bins(batch, probability),
-            )
+        writer encodes it in one call with the request's other lines); None for no rows."""
+        line = self.single_line(batch, request_id, route, stamp)
+        if line is not None:
+            return line
         lines = self.render_rows(batch, request_id, route, stamp)
         return msgspec.Raw(lines[:-1].encode()) if lines else None
+
+    def single_line(
+        self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
+    ) -> DecisionLine | None:
+        """The record of a one-transaction batch with only the core fields (the common
+        request); None for any other batch, which :meth:`render_rows` writes."""
+        if batch.probabilities.size != 1 or (
+            batch.extra or batch.fields or self.raw_fields or batch.contributions
+        ):
+            return None
+        probability = batch.probabilities.item()
+        ids = batch.transaction_ids
+        return DecisionLine(
+            event=DECISION_EVENT,
+            timestamp=(self._stamps.now() if stamp is None else stamp) + "Z",
+            request_id=request_id,
+            model_version=batch.model_version,
+            route=route,
+            threshold=batch.threshold,
+            transaction_id=ids[0] if ids else None,
+            probability=probability,
+            is_fraud=bool(batch.labels.item()),
+            drift_bins=self.single_bins(batch, probability),
+        )
 
     def single_bins(self, batch: DecisionBatch, probability: float) -> list[int] | None:
         """Drift-bin indices of a one-transaction batch; None (none kept) here. The drift-bins

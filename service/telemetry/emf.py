@@ -75,6 +75,7 @@ class EmfRecorder:
         self.clock = clock
         self._pending: dict[str, int] = {}
         self._directives: dict[tuple[Any, ...], str] = {}
+        self._members: dict[tuple[str, str], str] = {}
         self._templates: dict[tuple[str, str, int, bool, bool], tuple[str, ...]] = {}
 
     def startup(self, model_loaded: bool) -> None:
@@ -115,8 +116,7 @@ class EmfRecorder:
             template = self._template(observation, scored, timed)
             if len(self._templates) < _CACHE_LIMIT:
                 self._templates[key] = template
-        now = observation.time
-        stamp = str(int((self.clock() if now is None else now) * 1000))
+        stamp = str(int(self._time(observation) * 1000))
         latency = _encode(observation.latency_ms).decode()
         if timed:
             a, b, c, d, e, f, g = template
@@ -188,14 +188,6 @@ class EmfRecorder:
         stamp: int | str,
     ) -> str:
         """The record of ``values`` (metric name -> number), directive and dimensions cached."""
-        directive = self._directive(values, extra_units)
-        members = _encode(self._dimensions(observation)).decode()[1:-1]
-        numbers = _encode(values).decode()[1:-1]
-        head = f'{{"_aws":{{"Timestamp":{stamp},"CloudWatchMetrics":{directive}}}'
-        return f"{head},{members},{numbers}}}"
-
-    def _directive(self, values: dict[str, Any], extra_units: tuple[tuple[str, str], ...]) -> str:
-        """The encoded ``CloudWatchMetrics`` directive declaring ``values``' metrics."""
         key = (tuple(values), extra_units)
         directive = self._directives.get(key)
         if directive is None:
@@ -211,16 +203,22 @@ class EmfRecorder:
             ).decode()
             if len(self._directives) < _CACHE_LIMIT:
                 self._directives[key] = directive
-        return directive
-
-    @staticmethod
-    def _dimensions(observation: Observation) -> dict[str, str]:
-        """The record's dimension members and its ``event``, in the order records carry them."""
-        return {
-            ROUTE: observation.route,
-            MODEL_VERSION: observation.model_version,
-            "event": "metrics",
-        }
+        members_key = (observation.route, observation.model_version)
+        members = self._members.get(members_key)
+        if members is None:
+            members = _encode(
+                {
+                    ROUTE: observation.route,
+                    MODEL_VERSION: observation.model_version,
+                    "event": "metrics",
+                }
+            ).decode()[1:-1]
+            if len(self._members) < _CACHE_LIMIT:
+                self._members[members_key] = members
+        numbers = _encode(values).decode()[1:-1]
+        stamp_text = stamp if isinstance(stamp, str) else str(stamp)
+        head = f'{{"_aws":{{"Timestamp":{stamp_text},"CloudWatchMetrics":{directive}}}'
+        return f"{head},{members},{numbers}}}"
 
     def _time(self, observation: Observation) -> float:
         """When the request was answered: the time its writer read, else the clock's now."""
