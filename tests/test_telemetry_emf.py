@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from emf_spec import EmfError, check_emf, is_emf
 from lambda_events import FakeLambdaContext, http_api_event
@@ -170,11 +171,40 @@ def test_the_spec_checker_rejects_broken_records(mutate: Any, rule: str) -> None
         Observation("/odd%s%%route", 500, 2.0, "v%d"),
     ],
 )
-def test_templated_records_equal_the_general_ones(observation: Observation) -> None:
-    """Records rendered from a cached template (the request path's) equal the general
+def test_core_records_equal_the_general_ones(observation: Observation) -> None:
+    """Records built on the request path (a C-built struct, its directive cached) equal the general
     rendering byte for byte, the first time and from the cache, and stay valid EMF."""
     recorder = EmfRecorder("fraudlite", lambda text: None, clock=lambda: 1_800_000_000.5)
     for _ in range(2):
         line = recorder.render(observation)
         assert line == recorder.render_general(observation)
         check_emf(line, now_ms=1_800_000_000_000)
+
+
+def test_core_record_members_are_the_metric_and_dimension_names() -> None:
+    """The C-built common record names its members literally: they must be the names the
+    template's alarms and dashboard read (service/telemetry/metrics.py), in the general
+    rendering's order."""
+    from service.telemetry.emf import _Record
+
+    core = [m.REQUESTS, m.CLIENT_ERRORS, m.SERVER_ERRORS, m.REQUEST_LATENCY, m.BATCH_SIZE]
+    core += [m.TRANSACTIONS_SCORED, m.TRANSACTIONS_FLAGGED, m.SCORING_TIME]
+    expected = ("_aws", m.ROUTE, m.MODEL_VERSION, "event", *core)
+    assert _Record.__struct_encode_fields__ == expected
+
+
+def test_core_records_of_every_kind_equal_the_general_ones() -> None:
+    """Each kind of core record (status class x scored x timed), as the writer hands it to the
+    encoder, encodes to the general rendering byte for byte."""
+    recorder = EmfRecorder("ns", lambda text: None, clock=lambda: 1_800_000_000.25)
+    kinds = 0
+    for status in (200, 404, 503):
+        for size, flagged, scoring in ((None, None, None), (4, 1, None), (4, 1, 77), (None, 1, 9)):
+            observation = Observation("/v2/score", status, 0.5, "v7", size, scoring, flagged)
+            record = recorder.record(observation)
+            assert not isinstance(record, msgspec.Raw)  # the C-built path
+            encoded = msgspec.json.encode(record).decode()
+            assert encoded == recorder.render_general(observation)
+            check_emf(encoded, now_ms=1_800_000_000_000)
+            kinds += 1
+    assert kinds == 12

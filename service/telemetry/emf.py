@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from service.telemetry.metrics import (
     BATCH_SIZE,
@@ -51,8 +52,35 @@ _encode = msgspec.json.Encoder().encode
 _CACHE_LIMIT: Final = 256
 # Members the record's own keys could collide with: an extension metric may not take them.
 _RESERVED: Final = frozenset({"_aws", ROUTE, MODEL_VERSION, "event"})
-# Where a template is cut for a number (EmfRecorder._template): text no record can contain.
-_SLOT: Final = "\x00slot\x00"
+_EVENT: Final = "metrics"
+
+
+class _Aws(msgspec.Struct, gc=False):
+    """A record's ``_aws`` member: its time (epoch ms) and its encoded directive."""
+
+    Timestamp: int
+    CloudWatchMetrics: msgspec.Raw
+
+
+class _Record(msgspec.Struct, gc=False):
+    """A record with the core metrics only: the common one, built and encoded in C. The text
+    template it replaced, filled in Python, cost about twice as much inside a request
+    (benchmarks/telemetry_overhead.py). Members in :meth:`EmfRecorder.render_general`'s order;
+    an UNSET metric is left out, as the general path leaves it out. The member names are the
+    metric and dimension names of service/telemetry/metrics.py (a test checks they agree)."""
+
+    aws: _Aws = msgspec.field(name="_aws")
+    Route: str
+    ModelVersion: str
+    event: str
+    Requests: int
+    ClientErrors: int | UnsetType = UNSET
+    ServerErrors: int | UnsetType = UNSET
+    RequestLatency: float | UnsetType = UNSET
+    BatchSize: int | UnsetType = UNSET
+    TransactionsScored: int | UnsetType = UNSET
+    TransactionsFlagged: int | UnsetType = UNSET
+    ScoringTime: int | UnsetType = UNSET
 
 
 class EmfRecorder:
@@ -76,7 +104,7 @@ class EmfRecorder:
         self._pending: dict[str, int] = {}
         self._directives: dict[tuple[Any, ...], str] = {}
         self._members: dict[tuple[str, str], str] = {}
-        self._templates: dict[tuple[str, str, int, bool, bool], tuple[str, ...]] = {}
+        self._kinds: dict[tuple[int, bool, bool], msgspec.Raw] = {}
 
     def startup(self, model_loaded: bool) -> None:
         self._pending = {COLD_STARTS: 1}
@@ -86,70 +114,62 @@ class EmfRecorder:
     def observe(self, observation: Observation) -> None:
         self.write(self.render(observation) + "\n")
 
-    def record(self, observation: Observation) -> msgspec.Raw:
-        """The EMF record of one request as an object for msgspec to encode (pre-encoded JSON):
-        the request-log writer encodes it in one call with the request's other lines."""
-        return msgspec.Raw(self.render(observation).encode())
+    def record(self, observation: Observation) -> _Record | msgspec.Raw:
+        """The EMF record of one request as an object for msgspec to encode: the request-log
+        writer encodes it in one call with the request's other lines."""
+        if self._pending or observation.extra:
+            return msgspec.Raw(self.render_general(observation).encode())
+        return self._core(observation)
 
     def render(self, observation: Observation) -> str:
-        """The EMF record of one request, as one line of JSON.
-
-        Everything but the numbers repeats from request to request of the same kind (route,
-        model version, status class, whether it scored): the common kinds render from a
-        template encoded once, with only the timestamp and the numbers put in. The first record
-        (cold start) and records with extension metrics take the general path.
-        """
+        """The EMF record of one request, as one line of JSON."""
         if self._pending or observation.extra:
             return self.render_general(observation)
+        return _encode(self._core(observation)).decode()
+
+    def _core(self, observation: Observation) -> _Record:
+        """The record of a request with the core metrics only (every request but the first and
+        those with extension metrics), as a :class:`_Record` msgspec encodes in C: its members
+        are :meth:`render_general`'s, in the same order, byte for byte."""
         status = observation.status
-        scored = observation.batch_size is not None and observation.flagged is not None
-        timed = scored and observation.scoring_us is not None
-        key = (
+        size, flagged = observation.batch_size, observation.flagged
+        scored = size is not None and flagged is not None
+        scoring = observation.scoring_us if scored else None
+        kind = (0 if status < 400 else 4 if status < 500 else 5, scored, scoring is not None)
+        directive = self._kinds.get(kind)
+        if directive is None:
+            directive = self._kind_directive(kind)
+        return _Record(
+            _Aws(int(self._time(observation) * 1000), directive),
             observation.route,
             observation.model_version,
-            0 if status < 400 else 4 if status < 500 else 5,
-            scored,
-            timed,
+            _EVENT,
+            1,
+            1 if kind[0] == 4 else UNSET,
+            1 if kind[0] == 5 else UNSET,
+            observation.latency_ms,
+            size if scored else UNSET,
+            size if scored else UNSET,
+            flagged if scored else UNSET,
+            UNSET if scoring is None else scoring,
         )
-        template = self._templates.get(key)
-        if template is None:
-            template = self._template(observation, scored, timed)
-            if len(self._templates) < _CACHE_LIMIT:
-                self._templates[key] = template
-        stamp = str(int(self._time(observation) * 1000))
-        latency = _encode(observation.latency_ms).decode()
-        if timed:
-            a, b, c, d, e, f, g = template
-            size = str(observation.batch_size)
-            flagged, scoring = str(observation.flagged), str(observation.scoring_us)
-            return "".join((a, stamp, b, latency, c, size, d, size, e, flagged, f, scoring, g))
-        if scored:
-            a, b, c, d, e, f = template
-            size = str(observation.batch_size)
-            return "".join((a, stamp, b, latency, c, size, d, size, e, str(observation.flagged), f))
-        a, b, c = template
-        return "".join((a, stamp, b, latency, c))
 
-    def _template(self, observation: Observation, scored: bool, timed: bool) -> tuple[str, ...]:
-        """:meth:`render_general`'s line for one kind of request, cut where the numbers go:
-        the timestamp, the latency, then the counts (batch size twice, flagged, scoring time).
-
-        Joining the pieces with the numbers costs less than ``%``-formatting the ~600 characters
-        of the record, which scans every one of them.
-        """
-        values: dict[str, Any] = {REQUESTS: 1}
-        if 400 <= observation.status < 500:
-            values[CLIENT_ERRORS] = 1
-        elif observation.status >= 500:
-            values[SERVER_ERRORS] = 1
-        values[REQUEST_LATENCY] = _SLOT
+    def _kind_directive(self, kind: tuple[int, bool, bool]) -> msgspec.Raw:
+        """The encoded directive of one kind of core record (status class, scored, timed)."""
+        status, scored, timed = kind
+        names = [REQUESTS]
+        if status == 4:
+            names.append(CLIENT_ERRORS)
+        elif status == 5:
+            names.append(SERVER_ERRORS)
+        names.append(REQUEST_LATENCY)
         if scored:
-            values[BATCH_SIZE] = values[TRANSACTIONS_SCORED] = _SLOT
-            values[TRANSACTIONS_FLAGGED] = _SLOT
+            names += [BATCH_SIZE, TRANSACTIONS_SCORED, TRANSACTIONS_FLAGGED]
             if timed:
-                values[SCORING_TIME] = _SLOT
-        slot = _encode(_SLOT).decode()
-        return tuple(self._line(observation, values, (), slot).split(slot))
+                names.append(SCORING_TIME)
+        directive = msgspec.Raw(self._directive(tuple(names), ()).encode())
+        self._kinds[kind] = directive  # at most 3 x 2 x 2 kinds
+        return directive
 
     def render_general(self, observation: Observation) -> str:
         """The EMF record of any request (first record, extension metrics), as one line."""
@@ -188,21 +208,7 @@ class EmfRecorder:
         stamp: int | str,
     ) -> str:
         """The record of ``values`` (metric name -> number), directive and dimensions cached."""
-        key = (tuple(values), extra_units)
-        directive = self._directives.get(key)
-        if directive is None:
-            units = {**UNITS, **dict(extra_units)}
-            directive = _encode(
-                [
-                    {
-                        "Namespace": self.namespace,
-                        "Dimensions": DIMENSION_SETS,
-                        "Metrics": [{"Name": name, "Unit": units[name]} for name in values],
-                    }
-                ]
-            ).decode()
-            if len(self._directives) < _CACHE_LIMIT:
-                self._directives[key] = directive
+        directive = self._directive(tuple(values), extra_units)
         members_key = (observation.route, observation.model_version)
         members = self._members.get(members_key)
         if members is None:
@@ -210,7 +216,7 @@ class EmfRecorder:
                 {
                     ROUTE: observation.route,
                     MODEL_VERSION: observation.model_version,
-                    "event": "metrics",
+                    "event": _EVENT,
                 }
             ).decode()[1:-1]
             if len(self._members) < _CACHE_LIMIT:
@@ -219,6 +225,25 @@ class EmfRecorder:
         stamp_text = stamp if isinstance(stamp, str) else str(stamp)
         head = f'{{"_aws":{{"Timestamp":{stamp_text},"CloudWatchMetrics":{directive}}}'
         return f"{head},{members},{numbers}}}"
+
+    def _directive(self, names: tuple[str, ...], extra_units: tuple[tuple[str, str], ...]) -> str:
+        """The ``CloudWatchMetrics`` array declaring ``names`` (cached)."""
+        key = (names, extra_units)
+        directive = self._directives.get(key)
+        if directive is None:
+            units = {**UNITS, **dict(extra_units)}
+            directive = _encode(
+                [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": DIMENSION_SETS,
+                        "Metrics": [{"Name": name, "Unit": units[name]} for name in names],
+                    }
+                ]
+            ).decode()
+            if len(self._directives) < _CACHE_LIMIT:
+                self._directives[key] = directive
+        return directive
 
     def _time(self, observation: Observation) -> float:
         """When the request was answered: the time its writer read, else the clock's now."""
