@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -439,3 +440,64 @@ def test_a_requests_stdout_lines_share_one_clock_reading_and_one_write(
     ]
     (line,) = lines
     assert json.loads(line)["timestamp"] == "2027-01-15T08:00:00.234Z"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_request_lines_on_a_real_file_keep_their_place_and_encoding(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, encoding: str
+) -> None:
+    """On a UTF-8 stream over a real file (Lambda's and uvicorn's stdout) a request's lines go to
+    its file descriptor in one system call, after what was written to the stream before them;
+    a stream in another encoding gets them through its own layers, in its encoding."""
+    from service.telemetry import stdout as stdout_module
+    from service.telemetry.decision_log import DecisionLog
+    from service.telemetry.emf import EmfRecorder
+    from service.telemetry.logs import configure_logging
+    from service.telemetry.request_record import RequestLogWriter, record_decisions
+    from service.telemetry.setup import Telemetry
+    from service.telemetry.stdout import write_stdout
+
+    fd_writes: list[bytes] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: bytes) -> int:
+        fd_writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(stdout_module.os, "write", counting_write)
+    path = tmp_path / "stdout.log"
+    out = path.open("w", encoding=encoding)
+    monkeypatch.setattr(sys, "stdout", out)
+    configure_logging("INFO", stream=out)
+    root = logging.getLogger("fraudlite")
+    try:
+        telemetry = Telemetry(metrics=EmfRecorder("fraudlite"), decisions=DecisionLog(write_stdout))
+        writer = RequestLogWriter("v1", telemetry)
+        out.write("printed before\n")  # buffered in the stream, not yet on the file
+        record = writer.start("req-1")
+        record.batch_size, record.scoring_us = 1, 40
+        record_decisions(
+            record,
+            model_version="v1",
+            threshold=0.5,
+            probabilities=np.array([0.25], dtype=np.float32),
+            labels=np.array([False]),
+            columns={},
+            transaction_ids=["tx-é"],
+        )
+        writer.write(record, "POST", "/predict", 200, time.perf_counter_ns())
+        out.write("printed after\n")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.propagate = True
+        out.close()
+    lines = path.read_bytes().decode(encoding).splitlines()
+    assert lines[0] == "printed before" and lines[-1] == "printed after"
+    events = [json.loads(line)["event"] for line in lines[1:-1]]
+    assert events == ["request", "decision", "metrics"]
+    assert json.loads(lines[2])["transaction_id"] == "tx-é"
+    if encoding == "utf-8":
+        assert len(fd_writes) == 1 and fd_writes[0].count(b"\n") == 3
+    else:
+        assert fd_writes == []

@@ -37,7 +37,7 @@ import numpy as np
 
 from service import schema
 from service.settings import SettingsError
-from service.telemetry.stdout import UtcStamps, write_stdout
+from service.telemetry.stdout import UtcStamps, write_fd, write_stdout
 
 DECISION_EVENT: Final = "decision"
 STDOUT: Final = "stdout"
@@ -280,11 +280,7 @@ class FileLines:
         self._fd = self.stream.fileno()
 
     def __call__(self, text: str) -> None:
-        data = text.encode()
-        written = os.write(self._fd, data)
-        while written < len(data):  # a short write (rare on regular files): write the rest
-            data = data[written:]
-            written = os.write(self._fd, data)
+        write_fd(self._fd, text.encode())
 
     def close(self) -> None:
         self.stream.close()

@@ -11,9 +11,12 @@ lines share one reading, formatted once (the request-log writer passes it on).""
 
 from __future__ import annotations
 
+import codecs
+import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def write_stdout(text: str) -> None:
@@ -24,6 +27,28 @@ def write_stdout(text: str) -> None:
 def flush_stdout() -> None:
     """Flush the current stdout (cheap when the request log line already flushed it)."""
     sys.stdout.flush()
+
+
+def write_fd(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to file descriptor ``fd`` (one system call unless it is short)."""
+    written = os.write(fd, data)
+    while written < len(data):  # a short write (a signal, a full pipe): write the rest
+        data = data[written:]
+        written = os.write(fd, data)
+
+
+def utf8_fd(stream: Any) -> int:
+    """The file descriptor under the text stream ``stream`` when UTF-8 bytes written there
+    directly are what the stream itself would write (a UTF-8 stream on a real file, pipe or
+    terminal), else -1 (``io.StringIO``, pytest's capture, another encoding)."""
+    encoding = getattr(stream, "encoding", None)
+    try:
+        if not isinstance(encoding, str) or codecs.lookup(encoding).name != "utf-8":
+            return -1
+        fd = stream.fileno()
+    except (LookupError, OSError, ValueError, AttributeError):  # no file under it, or closed
+        return -1
+    return fd if isinstance(fd, int) and fd >= 0 else -1
 
 
 class UtcStamps:
