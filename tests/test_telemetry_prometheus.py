@@ -254,3 +254,26 @@ def test_plain_counters_export_what_prometheus_client_would() -> None:
     assert {k for k in got if k[0].endswith("_created")} == {
         k for k in expected if k[0].endswith("_created")
     }
+
+
+def test_observations_are_queued_boundedly_and_all_counted_at_a_scrape() -> None:
+    """A request only queues its observation: the queue is folded into the counters every
+    FOLD_EVERY observations (it never grows past that) and before every scrape, so a scrape
+    counts every request answered before it."""
+    from prometheus_client.exposition import generate_latest
+
+    from service.telemetry import metrics as m
+    from service.telemetry.prometheus import FOLD_EVERY, PrometheusRecorder
+
+    recorder = PrometheusRecorder()
+    answered = 2 * FOLD_EVERY + 5
+    for index in range(answered):
+        recorder.observe(m.Observation("/predict", 200, 0.25, "v1", 2, 40, index % 2))
+        assert len(recorder._queue) == (index + 1) % FOLD_EVERY
+    assert recorder.requests[("/predict", "200")][0] == 2 * FOLD_EVERY  # folded, not scraped
+    got = samples(generate_latest(recorder.registry).decode())
+    assert got[("fraudlite_requests_total", (("route", "/predict"), ("status", "200")))] == answered
+    labels = (("model_version", "v1"), ("route", "/predict"))
+    assert got[("fraudlite_transactions_scored_total", labels)] == 2 * answered
+    assert got[("fraudlite_transactions_flagged_total", labels)] == answered // 2
+    assert recorder._queue == []
