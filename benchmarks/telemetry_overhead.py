@@ -4,11 +4,13 @@
 [--requests 1000] [--cold-runs 15] [--library-python PATH]`` measures:
 
 1. **In process, per request**: the app called directly through ASGI (no sockets, no Mangum,
-   which cost the same either way) with one transaction, for three configurations built from
-   the same loaded model: ``off`` (no metrics, no decision log), ``lambda`` (an EMF record and
-   the decision records on stdout, as on Lambda) and ``server`` (Prometheus registry and a
-   JSON-lines decision file, as under fraud-serve). The request log line is written in all
-   three (it exists without this issue). stdout and the files go to real files in a temporary
+   which cost the same either way) with one transaction, for configurations built from the
+   same loaded model: ``off`` (no metrics, no decision log), ``lambda`` (an EMF record and the
+   decision records on stdout, as on Lambda), ``server`` (Prometheus counters and the decision
+   records on stdout: fraud-serve's defaults) and ``server+file`` (the decision records in a
+   JSON-lines file, ``FRAUD_DECISION_LOG=<path>``: a second write per request); ``+bins``
+   adds issue 17's drift bins. The request log line is written in all of them (it exists
+   without this issue). stdout and the files go to real files in a temporary
    folder. Configurations alternate within each round in a shuffled order, so the machine's
    background load hits all alike; the figure is the median over rounds of each round's mean
    per-request time, and the overhead the median of the per-round differences with ``off``.
@@ -77,8 +79,10 @@ from service.telemetry.stdout import write_stdout
 _encode_lines = msgspec.json.Encoder().encode_lines
 #: ``lambda``/``server``: issue 15's metrics and decision log; ``+bins``: as deployed with a model
 #: that carries a drift profile, the decision lines also holding issue 17's ``drift_bins``.
-CONFIGS: Final = ("off", "lambda", "lambda+bins", "server", "server+bins")
+CONFIGS: Final = ("off", "lambda", "lambda+bins", "server", "server+bins", "server+file")
 SURFACES: Final = ("lambda", "server")
+#: The configurations judged against the issue's per-request budget.
+BUDGETED: Final = ("lambda", "server", "server+file")
 #: The issue's budgets.
 BUDGET_REQUEST_US: Final = 10.0
 BUDGET_COLD_MS: Final = 10.0
@@ -103,7 +107,10 @@ def telemetry_for(config: str, folder: Path) -> Telemetry:
             metrics=EmfRecorder(DEFAULT_NAMESPACE), decisions=DecisionLog(write_stdout)
         )
     recorder = PrometheusRecorder()
-    decisions = DecisionLog(FileLines(str(folder / "decisions.jsonl")))
+    if config == "server+file":
+        decisions = DecisionLog(FileLines(str(folder / "decisions.jsonl")))
+    else:  # fraud-serve's default: the decision lines on stdout, with the request line
+        decisions = DecisionLog(write_stdout)
     return Telemetry(metrics=recorder, decisions=decisions, routes=recorder.routes())
 
 
@@ -259,10 +266,8 @@ def step_telemetry(step: str, folder: Path) -> Telemetry:
     elif step.startswith("prometheus"):
         metrics = PrometheusRecorder()
     decisions = None
-    if step == "emf+decisions":
+    if step.endswith("+decisions"):  # on stdout: both surfaces' default
         decisions = DecisionLog(write_stdout)
-    elif step == "prometheus+decisions":
-        decisions = DecisionLog(FileLines(str(folder / f"decisions-{step}.jsonl")))
     return Telemetry(metrics=metrics, decisions=decisions)
 
 
@@ -316,7 +321,7 @@ def direct_path(model: LoadedModel, settings: Settings, repeats: int, number: in
     The end-to-end difference above subtracts two ~0.2 ms totals and is at the mercy of the
     machine's load; this times the added code alone, on a real request's values: the scoring
     route's ``record_decisions`` plus the writer's telemetry step (EMF record and decision
-    line rendered and buffered on stdout, or Prometheus updated and the decision file written),
+    line rendered to go out with the request line, or Prometheus counters updated instead of EMF),
     with the decision log wrapped for drift bins as the app wraps it (``with_drift_bins``) when
     the model carries a reference profile. Reported as the median and the minimum over
     ``repeats`` runs of ``number`` calls, and split into its parts (``parts``: each timed alone
@@ -637,9 +642,12 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
     single = results["in_process"]["single"]
     out: dict[str, Any] = {}
     for clock in ("cpu", "wall"):
-        for config in SURFACES:
+        for config in BUDGETED:
+            if config not in single[clock]:
+                continue
             value = single[clock][config]["overhead_median_us"]
-            out[f"{config}_request_overhead_us_{clock}"] = {
+            name = config.replace("+", "_")
+            out[f"{name}_request_overhead_us_{clock}"] = {
                 "value": value,
                 "budget": BUDGET_REQUEST_US,
                 "met": value <= BUDGET_REQUEST_US,
@@ -673,6 +681,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
         "lambda+bins": "#7fbf9f",
         "server": "#4a7ebb",
         "server+bins": "#9fbfe0",
+        "server+file": "#2b4f7e",
     }
     medians = [single[c]["median_us"] for c in CONFIGS]
     errors = [
@@ -689,7 +698,9 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     left.axhline(
         single["off"]["median_us"] + BUDGET_REQUEST_US, color="#b22222", linestyle="--", linewidth=1
     )
-    left.set_title("Off / EMF+decisions / Prometheus+decisions (+ drift bins)", fontsize=10)
+    left.set_title(
+        "Off / EMF+decisions / Prometheus+decisions (+ drift bins, + decision file)", fontsize=10
+    )
     left.tick_params(axis="x", labelsize=8)
     values = [cold["off"]["cpu_median_ms"], cold["on"]["cpu_median_ms"]]
     right.bar(["off", "on"], values, color=[colors["off"], colors["lambda"]])
