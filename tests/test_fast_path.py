@@ -336,17 +336,17 @@ def test_one_call_parse_agrees_on_raw_bodies(model_path: Path) -> None:
     assert validator._parse_single(text.encode()) is not None  # the common body takes it
 
 
-def test_utc_stamps_format_both_endings_milliseconds_truncated() -> None:
+def test_utc_stamps_format_milliseconds_truncated() -> None:
     from service.telemetry.stdout import UtcStamps
 
     now = [1_800_000_000.25]
-    line, decision = UtcStamps("+00:00", lambda: now[0]), UtcStamps("Z", lambda: now[0])
-    assert line.now() == "2027-01-15T08:00:00.250+00:00"
-    assert decision.now() == "2027-01-15T08:00:00.250Z"
+    stamps = UtcStamps(lambda: now[0])
+    assert stamps.now() == "2027-01-15T08:00:00.250"
+    assert stamps.at(1_800_000_000.25) == "2027-01-15T08:00:00.250"
     now[0] = 1_800_000_000.9995  # truncated, not rounded up into the next second
-    assert decision.now() == "2027-01-15T08:00:00.999Z"
+    assert stamps.now() == "2027-01-15T08:00:00.999"
     now[0] = 1_800_000_001.0  # the next second is formatted anew
-    assert line.now() == "2027-01-15T08:00:01.000+00:00"
+    assert stamps.now() == "2027-01-15T08:00:01.000"
 
 
 def test_lambda_fast_path_answers_a_genuine_bug_as_mangum_does(

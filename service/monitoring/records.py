@@ -28,7 +28,6 @@ import numpy as np
 from service.monitoring.binning import BINS_FIELD, Binner
 from service.monitoring.live import COUNTS_FORMAT
 
-#: Decision-log field holding a row's reference-bin indices.
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _decoder = json.JSONDecoder()
 

@@ -130,7 +130,7 @@ class DecisionLog:
         self.write = write
         self.raw_fields = tuple(raw_fields)
         self.clock = clock
-        self._stamps = UtcStamps("", clock)
+        self._stamps = UtcStamps(clock)
 
     def record(
         self, batch: DecisionBatch, request_id: str, route: str, stamp: str | None = None
@@ -138,7 +138,7 @@ class DecisionLog:
         """Write one line per transaction of ``batch``.
 
         ``stamp`` is the request's time as :class:`~service.telemetry.stdout.UtcStamps` formats
-        it without a suffix (the request-log writer's, so the request's lines agree to the
+        it (the request-log writer's, so the request's lines agree to the
         millisecond and the time is formatted once); None reads the clock.
         """
         self.write(self.render(batch, request_id, route, stamp))

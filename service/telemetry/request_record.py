@@ -129,7 +129,7 @@ class RequestLogWriter:
         self.telemetry_on = self.telemetry.active
         # One reading per request, formatted once: the request line adds JsonFormatter's
         # "+00:00", the decision records their "Z".
-        self._stamps = UtcStamps("")
+        self._stamps = UtcStamps()
         self._clock = time.time
         # The stream the lines went to last and its file descriptor (-1: write through it).
         self._fd_stream: object = None

@@ -52,13 +52,14 @@ def utf8_fd(stream: Any) -> int:
 
 
 class UtcStamps:
-    """``now()`` as ``YYYY-MM-DDTHH:MM:SS.mmm`` + ``suffix``, from ``clock`` (seconds)."""
+    """``now()`` as ``YYYY-MM-DDTHH:MM:SS.mmm``, from ``clock`` (seconds); each kind of line adds
+    its own zone suffix (the request line ``+00:00``, the decision records ``Z``)."""
 
-    def __init__(self, suffix: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         # A 1001st entry as a guard: the index stays in the table even if a fraction of a second
         # ever rounded up to 1000 ms.
-        self._millis = (*(f".{ms:03d}{suffix}" for ms in range(1000)), f".999{suffix}")
+        self._millis = (*(f".{ms:03d}" for ms in range(1000)), ".999")
         self._second = -1
         self._second_text = ""
 
