@@ -10,11 +10,13 @@ REST API events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +375,43 @@ def test_lambda_fast_path_answers_a_genuine_bug_as_mangum_does(
     assert sum(1 for r in caplog.records if r.exc_info) == 2  # each path logged its traceback
 
 
+@contextlib.contextmanager
+def _request_log_to(monkeypatch: pytest.MonkeyPatch, out: Any) -> Iterator[None]:
+    """stdout and the service's JSON log on ``out`` (as the entry points set them up), undone
+    afterwards so pytest's capture gets its streams back."""
+    from service.telemetry.logs import configure_logging
+
+    monkeypatch.setattr(sys, "stdout", out)
+    configure_logging("INFO", stream=out)
+    root = logging.getLogger("fraudlite")
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.propagate = True
+
+
+def _write_one_scored_request(
+    writer: Any, probability: float, is_fraud: bool, transaction_id: str
+) -> None:
+    """One single-transaction /predict request through ``writer``, as the route records it."""
+    from service.telemetry.request_record import record_decisions
+
+    record = writer.start("req-1")
+    record.batch_size, record.scoring_us = 1, 40
+    record_decisions(
+        record,
+        model_version="v1",
+        threshold=0.5,
+        probabilities=np.array([probability], dtype=np.float32),
+        labels=np.array([is_fraud]),
+        columns={},
+        transaction_ids=[transaction_id],
+    )
+    writer.write(record, "POST", "/predict", 200, time.perf_counter_ns())
+
+
 def test_a_requests_stdout_lines_share_one_clock_reading_and_one_write(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -383,8 +422,7 @@ def test_a_requests_stdout_lines_share_one_clock_reading_and_one_write(
 
     from service.telemetry.decision_log import DecisionLog
     from service.telemetry.emf import EmfRecorder
-    from service.telemetry.logs import configure_logging
-    from service.telemetry.request_record import RequestLogWriter, record_decisions
+    from service.telemetry.request_record import RequestLogWriter
     from service.telemetry.setup import Telemetry
     from service.telemetry.stdout import write_stdout
 
@@ -397,29 +435,11 @@ def test_a_requests_stdout_lines_share_one_clock_reading_and_one_write(
 
     def one_request(decisions: DecisionLog) -> CountingStdout:
         out = CountingStdout()
-        monkeypatch.setattr(sys, "stdout", out)
-        configure_logging("INFO", stream=out)
-        root = logging.getLogger("fraudlite")
-        try:
+        with _request_log_to(monkeypatch, out):
             telemetry = Telemetry(metrics=EmfRecorder("fraudlite"), decisions=decisions)
             writer = RequestLogWriter("v1", telemetry)
             writer._clock = lambda: 1_800_000_000.2345  # 2027-01-15T08:00:00.234 UTC
-            record = writer.start("req-1")
-            record.batch_size, record.scoring_us = 1, 40
-            record_decisions(
-                record,
-                model_version="v1",
-                threshold=0.5,
-                probabilities=np.array([0.75], dtype=np.float32),
-                labels=np.array([True]),
-                columns={},
-                transaction_ids=["t-1"],
-            )
-            writer.write(record, "POST", "/predict", 200, time.perf_counter_ns())
-        finally:
-            for handler in list(root.handlers):
-                root.removeHandler(handler)
-            root.propagate = True
+            _write_one_scored_request(writer, 0.75, True, "t-1")
         return out
 
     out = one_request(DecisionLog(write_stdout))
@@ -452,8 +472,7 @@ def test_request_lines_on_a_real_file_keep_their_place_and_encoding(
     from service.telemetry import stdout as stdout_module
     from service.telemetry.decision_log import DecisionLog
     from service.telemetry.emf import EmfRecorder
-    from service.telemetry.logs import configure_logging
-    from service.telemetry.request_record import RequestLogWriter, record_decisions
+    from service.telemetry.request_record import RequestLogWriter
     from service.telemetry.setup import Telemetry
     from service.telemetry.stdout import write_stdout
 
@@ -466,32 +485,12 @@ def test_request_lines_on_a_real_file_keep_their_place_and_encoding(
 
     monkeypatch.setattr(stdout_module.os, "write", counting_write)
     path = tmp_path / "stdout.log"
-    out = path.open("w", encoding=encoding)
-    monkeypatch.setattr(sys, "stdout", out)
-    configure_logging("INFO", stream=out)
-    root = logging.getLogger("fraudlite")
-    try:
+    with path.open("w", encoding=encoding) as out, _request_log_to(monkeypatch, out):
         telemetry = Telemetry(metrics=EmfRecorder("fraudlite"), decisions=DecisionLog(write_stdout))
         writer = RequestLogWriter("v1", telemetry)
         out.write("printed before\n")  # buffered in the stream, not yet on the file
-        record = writer.start("req-1")
-        record.batch_size, record.scoring_us = 1, 40
-        record_decisions(
-            record,
-            model_version="v1",
-            threshold=0.5,
-            probabilities=np.array([0.25], dtype=np.float32),
-            labels=np.array([False]),
-            columns={},
-            transaction_ids=["tx-é"],
-        )
-        writer.write(record, "POST", "/predict", 200, time.perf_counter_ns())
+        _write_one_scored_request(writer, 0.25, False, "tx-é")
         out.write("printed after\n")
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        root.propagate = True
-        out.close()
     lines = path.read_bytes().decode(encoding).splitlines()
     assert lines[0] == "printed before" and lines[-1] == "printed after"
     events = [json.loads(line)["event"] for line in lines[1:-1]]
